@@ -1,0 +1,173 @@
+"""Shared fixtures: render the template, find interpreters, build venvs, run the rendered app."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+TOOLS = Path(sys.executable).parent  # copier, hadolint, ruff, pre-commit of the test venv
+PYTHON_VERSIONS = ["3.10", "3.11", "3.12", "3.13"]
+DEFAULT_PYTHON = "3.12"
+
+# The answer combinations that change which files exist or what they say.
+MATRIX = [
+    {
+        "python_version": py,
+        "use_faiss": faiss,
+        "build_essential": build,
+        "github_actions": gha,
+    }
+    for py, faiss, build, gha in itertools.product(
+        PYTHON_VERSIONS, [True, False], [True, False], [True, False]
+    )
+]
+
+
+def matrix_id(answers: dict) -> str:
+    return "-".join(
+        [
+            f"py{answers['python_version']}",
+            "faiss" if answers["use_faiss"] else "nofaiss",
+            "build" if answers["build_essential"] else "nobuild",
+            "gha" if answers["github_actions"] else "nogha",
+        ]
+    )
+
+
+def python_for(version: str) -> Path | None:
+    """The interpreter of a Python minor version: pyenv's, else one on PATH."""
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        bare = subprocess.run(
+            [pyenv, "versions", "--bare"], capture_output=True, text=True, check=False
+        ).stdout.split()
+        matches = sorted(
+            (v for v in bare if v.startswith(version + ".") and v.replace(".", "").isdigit()),
+            key=lambda v: [int(p) for p in v.split(".")],
+        )
+        if matches:
+            root = subprocess.run(
+                [pyenv, "prefix", matches[-1]], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            return Path(root) / "bin" / "python3"
+    found = shutil.which(f"python{version}")
+    return Path(found) if found else None
+
+
+def run(cmd: list, cwd: Path | None = None, env: dict | None = None, timeout: float = 900):
+    """Run a command; on failure show its output in the assertion message."""
+    proc = subprocess.run(
+        [str(c) for c in cmd],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"{' '.join(map(str, cmd))} exited {proc.returncode}\n"
+        f"--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}"
+    )
+    return proc
+
+
+def clean_env(**extra: str) -> dict:
+    """The environment for a rendered project's processes: no leaks from this test venv."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "VIRTUAL_ENV", "PYTEST", "COV_"))
+    }
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if Path(p) != TOOLS
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def render(copie_session):
+    """render(**answers) -> Path of a project rendered from this checkout; cached per answers."""
+    cache: dict[tuple, Path] = {}
+
+    def _render(**answers) -> Path:
+        key = tuple(sorted(answers.items()))
+        if key not in cache:
+            result = copie_session.copy(extra_answers=answers, template_dir=TEMPLATE)
+            assert result.exit_code == 0, result.exception
+            cache[key] = result.project_dir
+        return cache[key]
+
+    return _render
+
+
+def make_venv(python: Path, where: Path, requirements: Path) -> Path:
+    """A venv at `where` with `requirements` installed; returns its python."""
+    run([python, "-m", "venv", where])
+    venv_python = where / "bin" / "python"
+    run(
+        [venv_python, "-m", "pip", "install", "--quiet", "-r", requirements],
+        env=clean_env(),
+        timeout=1500,
+    )
+    return venv_python
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"the app exited with {proc.returncode} before answering:\n{log.read_text()}"
+            )
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer 200 within {timeout}s:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def running_app(python: Path, project: Path, **env: str) -> Iterator[str]:
+    """Start `python start_with_index.py` in `project`; yield its base URL; stop it."""
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="app-", suffix=".log")[1])
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(python), "start_with_index.py"],
+            cwd=project,
+            env=clean_env(PORT=str(port), HOST="127.0.0.1", **env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(base + "/api/health", proc, log)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

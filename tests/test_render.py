@@ -1,0 +1,187 @@
+"""Every combination of answers renders a complete repo: no Jinja left, every data file parses,
+files present or absent as the answers say, one port and one Python version everywhere."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import MATRIX, matrix_id
+
+JINJA_LEFT = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
+ALWAYS = [
+    "README.md",
+    "Dockerfile",
+    ".dockerignore",
+    ".hadolint.yaml",
+    ".pre-commit-config.yaml",
+    ".gitignore",
+    ".env.example",
+    ".copier-answers.yml",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "pyproject.toml",
+    "start_with_index.py",
+    "app/__init__.py",
+    "app/main.py",
+    "app/settings.py",
+    "app/routes.py",
+    "public/index.html",
+    "tests/conftest.py",
+]
+FAISS_ONLY = ["app/index.py", "app/embedding.py", "app/corpus.py", "data"]
+WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/sync-to-hub.yml"]
+
+
+def files(project: Path) -> list[Path]:
+    return [p for p in project.rglob("*") if p.is_file() and ".git" not in p.parts]
+
+
+def front_matter(project: Path) -> dict:
+    text = (project / "README.md").read_text()
+    assert text.startswith("---\n"), "README.md must open with Hugging Face front matter"
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+@pytest.fixture(params=MATRIX, ids=matrix_id)
+def combo(request, render):
+    return request.param, render(**request.param)
+
+
+def test_no_jinja_is_left_in_any_file(combo):
+    _, project = combo
+    for path in files(project):
+        text = path.read_text(encoding="utf-8")
+        assert not JINJA_LEFT.search(text), f"unrendered Jinja in {path.relative_to(project)}"
+        assert ".jinja" not in path.name
+
+
+def test_every_data_file_parses(combo):
+    _, project = combo
+    for path in files(project):
+        if path.suffix in {".yml", ".yaml"}:
+            yaml.safe_load(path.read_text())
+        elif path.suffix == ".toml":
+            tomllib.loads(path.read_text())
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+
+
+def test_files_are_present_or_absent_as_the_answers_say(combo):
+    answers, project = combo
+    for name in ALWAYS:
+        assert (project / name).exists(), name
+    for name in FAISS_ONLY:
+        assert (project / name).exists() == answers["use_faiss"], name
+    for name in WORKFLOWS:
+        assert (project / name).exists() == answers["github_actions"], name
+    if not answers["github_actions"]:
+        assert not (project / ".github").exists()
+    requirements = (project / "requirements.txt").read_text()
+    assert ("faiss-cpu==" in requirements) == answers["use_faiss"]
+    if not answers["use_faiss"]:
+        for path in project.rglob("*.py"):
+            assert "faiss" not in path.read_text().lower(), path
+    if answers["use_faiss"]:
+        assert any((project / "data").iterdir()), "sample documents in data/"
+
+
+def test_requirements_are_pinned(combo):
+    _, project = combo
+    for line in (project / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            assert re.match(r"^[A-Za-z0-9_.\[\]-]+==[0-9][^ ;]*( *;.*)?$", line), line
+
+
+def test_the_python_version_is_the_same_everywhere(combo):
+    answers, project = combo
+    version = answers["python_version"]
+    dockerfile = (project / "Dockerfile").read_text()
+    assert f"ARG PYTHON_VERSION={version}\n" in dockerfile
+    assert dockerfile.count("FROM python:${PYTHON_VERSION}-slim") == 2
+    assert f"Python {version}" in (project / "README.md").read_text()
+    ruff_target = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["ruff"]
+    assert ruff_target["target-version"] == "py" + version.replace(".", "")
+    if answers["github_actions"]:
+        ci = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+        steps = ci["jobs"]["test"]["steps"]
+        setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python"))
+        assert setup["with"]["python-version"] == version
+
+
+def test_build_essential_only_in_the_builder_and_only_when_asked(combo):
+    answers, project = combo
+    dockerfile = (project / "Dockerfile").read_text()
+    builder, runtime = dockerfile.split("FROM python:${PYTHON_VERSION}-slim-trixie\n")
+    assert ("build-essential" in builder) == answers["build_essential"]
+    assert "build-essential" not in runtime
+    assert "apt-get" not in runtime
+
+
+def test_github_expressions_survive_rendering(render):
+    project = render(hf_username="")
+    sync = (project / ".github/workflows/sync-to-hub.yml").read_text()
+    assert "${{ secrets.HF_TOKEN }}" in sync
+    assert "${{ vars.HF_USERNAME }}" in sync
+    named = render(hf_username="someone")
+    sync = (named / ".github/workflows/sync-to-hub.yml").read_text()
+    assert "HF_USERNAME: someone" in sync
+    env = yaml.safe_load(sync)["jobs"]["sync"]["env"]
+    assert env["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
+
+
+@pytest.mark.parametrize("port", ["1024", "8080", "65535"])
+def test_one_port_answer_feeds_every_place(render, port):
+    project = render(port=port)
+    assert front_matter(project)["app_port"] == int(port)
+    dockerfile = (project / "Dockerfile").read_text()
+    assert f"ENV PORT={port}\n" in dockerfile
+    assert "EXPOSE $PORT\n" in dockerfile
+    assert f"PORT={port}" in (project / ".env.example").read_text()
+    assert f"{port}" in (project / "app/settings.py").read_text()
+    ci = (project / ".github/workflows/ci.yml").read_text()
+    assert f"localhost:{port}/api/health" in ci
+
+
+def test_the_readme_front_matter_describes_a_docker_space(render):
+    project = render(
+        project_name="Tom's \"Search\" Space",
+        emoji="🚀",
+        color_from="green",
+        color_to="pink",
+        license="mit",
+        short_description="Search: it's #1 - really",
+    )
+    meta = front_matter(project)
+    assert meta["sdk"] == "docker"
+    assert meta["title"] == "Tom's \"Search\" Space"
+    assert meta["emoji"] == "🚀"
+    assert (meta["colorFrom"], meta["colorTo"]) == ("green", "pink")
+    assert meta["license"] == "mit"
+    assert meta["short_description"] == "Search: it's #1 - really"
+    assert isinstance(meta["app_port"], int)
+
+
+def test_the_dockerfile_keeps_the_container_contract(render):
+    dockerfile = (render() / "Dockerfile").read_text()
+    assert 'CMD ["bash", "-c", "exec $CMD_EXEC"]' in dockerfile
+    assert "USER 1000\n" in dockerfile
+    assert "useradd -m -u 1000 user" in dockerfile
+    for setting in ("HOME=/home/user", "PYTHONUNBUFFERED=1", "HF_HOME=/home/user/.cache"):
+        assert setting in dockerfile
+    assert "PATH=/home/user/.local/bin:$PATH" in dockerfile
+    assert "pip install --prefix=/install --no-cache-dir -r requirements.txt" in dockerfile
+    assert "COPY --from=builder /install /usr/local" in dockerfile
+    assert 'ENV CMD_EXEC="python start_with_index.py"' in dockerfile
+
+
+def test_the_answers_file_says_how_to_change_an_answer(render):
+    text = (render() / ".copier-answers.yml").read_text()
+    assert "do not edit this file by hand" in text
+    assert "copier update" in text
+    assert yaml.safe_load(text)["_commit"]
