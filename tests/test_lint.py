@@ -34,7 +34,7 @@ def test_hadolint_catches_what_it_should(render, tmp_path):
     bad = tmp_path / "Dockerfile"
     bad.write_text(
         "FROM python:3.12-slim\nRUN apt-get update && apt-get install -y build-essential\n"
-        "RUN useradd -m -u 1000 user\nUSER user\nCMD bash -c \"$CMD_EXEC\"\n"
+        'RUN useradd -m -u 1000 user\nUSER user\nCMD bash -c "$CMD_EXEC"\n'
     )
     proc = subprocess.run(
         [TOOLS / "hadolint", "--no-color", "--config", "/dev/null", bad],

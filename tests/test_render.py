@@ -150,7 +150,7 @@ def test_one_port_answer_feeds_every_place(render, port):
 
 def test_the_readme_front_matter_describes_a_docker_space(render):
     project = render(
-        project_name="Tom's \"Search\" Space",
+        project_name='Tom\'s "Search" Space',
         emoji="🚀",
         color_from="green",
         color_to="pink",
@@ -159,7 +159,7 @@ def test_the_readme_front_matter_describes_a_docker_space(render):
     )
     meta = front_matter(project)
     assert meta["sdk"] == "docker"
-    assert meta["title"] == "Tom's \"Search\" Space"
+    assert meta["title"] == 'Tom\'s "Search" Space'
     assert meta["emoji"] == "🚀"
     assert (meta["colorFrom"], meta["colorTo"]) == ("green", "pink")
     assert meta["license"] == "mit"
