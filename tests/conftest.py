@@ -171,3 +171,21 @@ def running_app(python: Path, project: Path, **env: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def project_venvs(render, tmp_path_factory):
+    """One venv per use_faiss answer, made from the rendered requirements-dev.txt."""
+    python = python_for(DEFAULT_PYTHON)
+    if python is None:
+        pytest.skip(f"Python {DEFAULT_PYTHON} is not installed (pyenv install {DEFAULT_PYTHON})")
+    venvs = {}
+
+    def _venv(use_faiss: bool):
+        if use_faiss not in venvs:
+            project = render(use_faiss=use_faiss)
+            where = tmp_path_factory.mktemp("venv-faiss" if use_faiss else "venv-nofaiss")
+            venvs[use_faiss] = (project, make_venv(python, where, project / "requirements-dev.txt"))
+        return venvs[use_faiss]
+
+    return _venv

@@ -7,29 +7,11 @@ import shutil
 
 import httpx
 import pytest
-from conftest import DEFAULT_PYTHON, TOOLS, clean_env, make_venv, python_for, run, running_app
+from conftest import TOOLS, clean_env, run, running_app
 
 pytestmark = pytest.mark.slow
 
 FAISS = pytest.mark.parametrize("use_faiss", [True, False], ids=["faiss", "nofaiss"])
-
-
-@pytest.fixture(scope="session")
-def project_venvs(render, tmp_path_factory):
-    """One venv per use_faiss answer, made from the rendered requirements-dev.txt."""
-    python = python_for(DEFAULT_PYTHON)
-    if python is None:
-        pytest.skip(f"Python {DEFAULT_PYTHON} is not installed (pyenv install {DEFAULT_PYTHON})")
-    venvs = {}
-
-    def _venv(use_faiss: bool):
-        if use_faiss not in venvs:
-            project = render(use_faiss=use_faiss)
-            where = tmp_path_factory.mktemp("venv-faiss" if use_faiss else "venv-nofaiss")
-            venvs[use_faiss] = (project, make_venv(python, where, project / "requirements-dev.txt"))
-        return venvs[use_faiss]
-
-    return _venv
 
 
 @FAISS
