@@ -33,6 +33,19 @@ MATRIX = [
     for py, faiss, build, gha in itertools.product(
         PYTHON_VERSIONS, [True, False], [True, False], [True, False]
     )
+] + [
+    # The embedders that load a model: their requirements, README front matter, settings and
+    # tests, linted for the oldest and the newest Python (ruff's target follows the version).
+    {
+        "python_version": py,
+        "use_faiss": True,
+        "embedder": embedder,
+        "build_essential": True,
+        "github_actions": True,
+    }
+    for py, embedder in itertools.product(
+        [PYTHON_VERSIONS[0], PYTHON_VERSIONS[-1]], ["model2vec", "sentence-transformers"]
+    )
 ]
 
 
@@ -41,6 +54,7 @@ def matrix_id(answers: dict) -> str:
         [
             f"py{answers['python_version']}",
             "faiss" if answers["use_faiss"] else "nofaiss",
+            *([answers["embedder"]] if answers.get("embedder", "hashing") != "hashing" else []),
             "build" if answers["build_essential"] else "nobuild",
             "gha" if answers["github_actions"] else "nogha",
         ]

@@ -1,0 +1,377 @@
+"""Retrieval benchmark of the rendered app's search index (use_faiss, the hashing embedder).
+
+    make bench        # renders the template, makes build/bench/venv, runs this
+    python bench/retrieval.py --project build/bench/project [--sizes 1000,10000,100000]
+
+Two parts, each run in fresh child processes of the project's own interpreter, through the
+app's own code (app.index.ensure_index, SearchIndex.search):
+
+1. Scale: synthetic Markdown corpora of about 1k, 10k and 100k chunks (words drawn from the
+   vocabulary of CPython's pydoc_data.topics with a Zipf-like law). For each: the build time and
+   peak RSS of a fresh build, the load time and RSS of a fresh start with the built index, and
+   the latency of single searches (k=5) after it.
+2. Quality: recall@5 on a real corpus nobody here wrote, CPython's own pydoc_data.topics (the
+   help texts of the language reference). Each topic is a document; queries are derived from
+   it: a sentence taken from the topic's text ("sentence"), and four of that sentence's rarer
+   words in shuffled order ("keywords"). A query is a hit when its topic is among the top 5
+   results. The same index is also searched without IDF weights, to show what they add.
+
+Prints a table and writes the figures to bench/results/retrieval.json. There are no
+thresholds: the numbers are for reading, not for failing a build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+PARAGRAPH_WORDS = 100  # with CHUNK_SIZE 120, each paragraph becomes one chunk
+PARAGRAPHS_PER_DOCUMENT = 10
+SEARCHES = 300
+SEED = 5
+
+
+# ---- Child processes: they import the rendered app ---------------------------------------
+
+
+def _rss_mib() -> dict[str, float]:
+    status = Path("/proc/self/status").read_text()
+    found = dict(re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", status, re.MULTILINE))
+    return {
+        "rss_mib": round(int(found.get("VmRSS", 0)) / 1024, 1),
+        "peak_rss_mib": round(int(found.get("VmHWM", 0)) / 1024, 1),
+    }
+
+
+def _settings(data_dir: str, index_dir: str):
+    from app.settings import Settings
+
+    return Settings(_env_file=None, data_dir=data_dir, index_dir=index_dir, embedder="hashing")
+
+
+def child_build(data_dir: str, index_dir: str) -> dict:
+    from app.index import ensure_index
+
+    started = time.perf_counter()
+    search_index = ensure_index(_settings(data_dir, index_dir), force=True)
+    seconds = time.perf_counter() - started
+    files = search_index.manifest["files"]
+    return {
+        "build_s": round(seconds, 2),
+        "documents": search_index.documents,
+        "chunks": len(search_index),
+        "index_mib": round(sum(f["bytes"] for f in files.values()) / 2**20, 1),
+        **{f"build_{k}": v for k, v in _rss_mib().items()},
+    }
+
+
+def child_serve(data_dir: str, index_dir: str, queries: list[str]) -> dict:
+    from app.index import ensure_index
+
+    started = time.perf_counter()
+    search_index = ensure_index(_settings(data_dir, index_dir))
+    load_s = time.perf_counter() - started
+    loaded = _rss_mib()
+    for query in queries[:10]:  # warm-up
+        search_index.search(query, 5)
+    timings = []
+    for query in queries:
+        began = time.perf_counter()
+        search_index.search(query, 5)
+        timings.append((time.perf_counter() - began) * 1000)
+    timings.sort()
+    after = _rss_mib()
+    return {
+        "load_s": round(load_s, 2),
+        "rss_loaded_mib": loaded["rss_mib"],
+        "rss_after_search_mib": after["rss_mib"],
+        "peak_rss_serving_mib": after["peak_rss_mib"],
+        "search_p50_ms": round(statistics.median(timings), 2),
+        "search_p95_ms": round(timings[int(0.95 * (len(timings) - 1))], 2),
+        "searches": len(timings),
+    }
+
+
+def child_recall(data_dir: str, index_dir: str, queries: list[dict]) -> dict:
+    import faiss
+    from app.embedding import HashingEmbedder
+    from app.index import SearchIndex, ensure_index
+
+    search_index = ensure_index(_settings(data_dir, index_dir), force=True)
+    # The same passages, embedded without IDF (every bucket weighs 1): what IDF adds.
+    plain = HashingEmbedder()
+    flat = faiss.IndexFlatIP(plain.dim)
+    ids = list(range(len(search_index)))
+    for start in range(0, len(ids), 1024):
+        batch = search_index.docstore.get(ids[start : start + 1024])
+        texts = [
+            "\n".join(p for p in (batch[i]["title"], batch[i]["section"], batch[i]["text"]) if p)
+            for i in ids[start : start + 1024]
+        ]
+        flat.add(plain.embed(texts))
+
+    # The app's own search code over the IDF-less vectors (same passages, same filtering).
+    without_idf = SearchIndex(
+        flat, search_index.docstore, search_index.manifest, plain, search_index.directory
+    )
+
+    out: dict[str, dict] = {}
+    for kind in sorted({q["kind"] for q in queries}):
+        chosen = [q for q in queries if q["kind"] == kind]
+        figures = {"idf": [0, 0.0], "plain": [0, 0.0]}  # hits, reciprocal ranks
+        for query in chosen:
+            ranked = {
+                "idf": [r["source"] for r in search_index.search(query["text"], 5)],
+                "plain": [r["source"] for r in without_idf.search(query["text"], 5)],
+            }
+            for name, sources in ranked.items():
+                if query["source"] in sources:
+                    figures[name][0] += 1
+                    figures[name][1] += 1 / (sources.index(query["source"]) + 1)
+        out[kind] = {
+            "queries": len(chosen),
+            "recall_at_5": round(figures["idf"][0] / len(chosen), 3),
+            "mrr_at_5": round(figures["idf"][1] / len(chosen), 3),
+            "recall_at_5_without_idf": round(figures["plain"][0] / len(chosen), 3),
+            "mrr_at_5_without_idf": round(figures["plain"][1] / len(chosen), 3),
+        }
+    return {
+        "corpus": "pydoc_data.topics",
+        "python": platform.python_version(),
+        "documents": search_index.documents,
+        "chunks": len(search_index),
+        "by_query_kind": out,
+    }
+
+
+# ---- The parent: corpora, queries, child runs, the table ---------------------------------------
+
+
+def topics() -> dict[str, str]:
+    from pydoc_data.topics import topics as found
+
+    return dict(found)
+
+
+def vocabulary() -> list[str]:
+    words = re.findall(r"[a-z]{3,}", " ".join(topics().values()).lower())
+    counts: dict[str, int] = {}
+    for word in words:
+        counts[word] = counts.get(word, 0) + 1
+    return sorted(counts, key=lambda w: (-counts[w], w))
+
+
+def synthetic_corpus(folder: Path, chunks: int) -> Path:
+    """Markdown documents with about `chunks` chunks; kept between runs."""
+    marker = folder / ".complete"
+    if marker.exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rng = random.Random(SEED)
+    words = vocabulary()
+    weights = [1 / (rank + 1) for rank in range(len(words))]  # Zipf-like, as in real text
+    documents = max(1, chunks // PARAGRAPHS_PER_DOCUMENT)
+    for number in range(documents):
+        sub = folder / f"part-{number // 1000:03d}"
+        sub.mkdir(exist_ok=True)
+        lines = [f"# Document {number}"]
+        drawn = rng.choices(words, weights, k=PARAGRAPH_WORDS * PARAGRAPHS_PER_DOCUMENT)
+        for paragraph in range(PARAGRAPHS_PER_DOCUMENT):
+            if paragraph % 3 == 0:
+                lines.append(f"## Section {paragraph // 3}")
+            part = drawn[paragraph * PARAGRAPH_WORDS : (paragraph + 1) * PARAGRAPH_WORDS]
+            lines.append(" ".join(part) + ".")
+        (sub / f"doc-{number:06d}.md").write_text("\n\n".join(lines) + "\n")
+    marker.write_text("")
+    return folder
+
+
+def topic_corpus(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for name, text in topics().items():
+        (folder / f"{name}.txt").write_text(text)
+    return folder
+
+
+def recall_queries() -> list[dict]:
+    """Per topic: up to 5 sentences of 8 to 30 words, and 4 rarer words of each, shuffled."""
+    rng = random.Random(SEED)
+    frequency: dict[str, int] = {}
+    for text in topics().values():
+        for word in set(re.findall(r"[a-z]{3,}", text.lower())):
+            frequency[word] = frequency.get(word, 0) + 1
+    queries = []
+    for name, text in topics().items():
+        flat = " ".join(text.split())
+        sentences = [
+            s.strip()
+            for s in re.split(r"(?<=[.!?])\s+", flat)
+            if 8 <= len(s.split()) <= 30 and not s.strip().startswith((">>>", "..."))
+        ]
+        for sentence in rng.sample(sentences, min(5, len(sentences))):
+            queries.append({"source": f"{name}.txt", "kind": "sentence", "text": sentence})
+            words = sorted(
+                set(re.findall(r"[a-z]{3,}", sentence.lower())), key=lambda w: frequency[w]
+            )[:4]
+            rng.shuffle(words)
+            if words:
+                keywords = " ".join(words)
+                queries.append({"source": f"{name}.txt", "kind": "keywords", "text": keywords})
+            # Five words of the sentence, common ones included, shuffled: a vaguer search.
+            found = re.findall(r"[a-z]{3,}", sentence.lower())
+            vague = rng.sample(found, min(5, len(found)))
+            queries.append({"source": f"{name}.txt", "kind": "words", "text": " ".join(vague)})
+    return queries
+
+
+def run_child(project: Path, mode: str, *args: str, payload: object = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(project), "LOG_LEVEL": "warning"}
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", mode, *args],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=env,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"child {mode} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def search_queries(count: int) -> list[str]:
+    rng = random.Random(SEED + 1)
+    words = vocabulary()[50:3000]  # topical words, neither the commonest nor the rarest
+    return [" ".join(rng.sample(words, 3)) for _ in range(count)]
+
+
+def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    header = [title for title, _ in columns]
+    cells = [[str(row.get(key, "")) for _, key in columns] for row in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    line = "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))
+    body = ["  ".join(c.rjust(w) for c, w in zip(cell, widths, strict=True)) for cell in cells]
+    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, help="a rendered project (use_faiss)")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="chunk counts")
+    parser.add_argument("--work", type=Path, default=Path("build/bench/retrieval/work"))
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        mode, *rest = args.child
+        payload = json.loads(sys.stdin.read() or "null")
+        result = {
+            "build": lambda: child_build(*rest),
+            "serve": lambda: child_serve(*rest, payload),
+            "recall": lambda: child_recall(*rest, payload),
+        }[mode]()
+        print(json.dumps(result))
+        return 0
+
+    project = args.project.resolve()
+    if not (project / "app" / "index.py").is_file():
+        parser.error(f"{project} is not a rendered project with use_faiss")
+    work = args.work.resolve()
+    queries = search_queries(SEARCHES)
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        data = synthetic_corpus(work / f"corpus-{size}", size)
+        index = work / f"index-{size}"
+        print(f"... {size} chunks: building", file=sys.stderr, flush=True)
+        built = run_child(project, "build", str(data), str(index))
+        print(f"... {size} chunks: loading and searching", file=sys.stderr, flush=True)
+        served = run_child(project, "serve", str(data), str(index), payload=queries)
+        rows.append({"target_chunks": size, **built, **served})
+
+    print("... recall on pydoc_data.topics", file=sys.stderr, flush=True)
+    recall = run_child(
+        project,
+        "recall",
+        str(topic_corpus(work / "topics")),
+        str(work / "index-topics"),
+        payload=recall_queries(),
+    )
+
+    machine = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "embedder": "hashing",
+    }
+    print()
+    print(f"Retrieval benchmark ({machine['cpus']} CPUs, Python {machine['python']}, hashing)")
+    print(
+        table(
+            rows,
+            [
+                ("chunks", "chunks"),
+                ("docs", "documents"),
+                ("build s", "build_s"),
+                ("build peak MiB", "build_peak_rss_mib"),
+                ("index MiB", "index_mib"),
+                ("load s", "load_s"),
+                ("RSS loaded MiB", "rss_loaded_mib"),
+                ("RSS serving MiB", "rss_after_search_mib"),
+                ("search p50 ms", "search_p50_ms"),
+                ("search p95 ms", "search_p95_ms"),
+            ],
+        )
+    )
+    print()
+    print(
+        f"Recall@5 on pydoc_data.topics (Python {recall['python']}): {recall['documents']} "
+        f"topics, {recall['chunks']} chunks"
+    )
+    print(
+        table(
+            [{"kind": kind, **figures} for kind, figures in recall["by_query_kind"].items()],
+            [
+                ("queries", "kind"),
+                ("n", "queries"),
+                ("recall@5", "recall_at_5"),
+                ("MRR@5", "mrr_at_5"),
+                ("recall@5 without IDF", "recall_at_5_without_idf"),
+                ("MRR@5 without IDF", "mrr_at_5_without_idf"),
+            ],
+        )
+    )
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "retrieval.json"
+    out.write_text(
+        json.dumps(
+            {
+                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "machine": machine,
+                "scale": rows,
+                "recall": recall,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"\nWrote {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

