@@ -25,14 +25,20 @@ demo: $(BIN)/.installed
 	$(DEMO)/.venv/bin/python -m pip install --quiet -r $(DEMO)/requirements.txt
 	cd $(DEMO) && .venv/bin/python start_with_index.py
 
+# Records the suite's duration in build/test-seconds for `make bench`.
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	@mkdir -p build; start=$$(date +%s); status=0; $(BIN)/python -m pytest || status=$$?; \
+	echo "$$(( $$(date +%s) - start )) exit=$$status" > build/test-seconds; exit $$status
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check tests hooks
 	$(BIN)/ruff format --check tests hooks
 
-bench: bench-retrieval
+# Everything in one run: render, start-up, build, search under load, memory, image size.
+# wrk (Debian) generates the HTTP load on loopback.
+bench: $(BIN)/.installed bench-retrieval
+	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+	cd bench && ../$(BIN)/python run.py
 
 # The search index of a default render (hashing embedder): build time, memory and search latency
 # at 1k, 10k and 100k chunks, and recall@5 on CPython's pydoc_data.topics. Renders this checkout

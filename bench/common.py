@@ -1,0 +1,157 @@
+"""Helpers shared by the benchmarks: medians, renders, venvs, timing a server's start, load."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS = Path(sys.executable).parent  # copier of the bench venv
+CACHE = ROOT / "build" / "bench"  # renders and venvs, reused between runs
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+
+
+def median(measure: Callable[[], float], runs: int = RUNS) -> float:
+    """The median of `runs` measurements (after one warm-up run)."""
+    measure()
+    return statistics.median(measure() for _ in range(runs))
+
+
+def row(
+    figure: str,
+    value: float,
+    unit: str,
+    reference: str,
+    ref_value: float,
+    goal: str,
+    ok: bool,
+    note: str = "",
+) -> dict:
+    return {
+        "figure": figure,
+        "value": round(value, 4),
+        "unit": unit,
+        "reference": reference,
+        "reference_value": round(ref_value, 4),
+        "ratio": round(value / ref_value, 3) if ref_value else None,
+        "goal": goal,
+        "met": ok,
+        "note": note,
+    }
+
+
+def run(cmd: list, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(c) for c in cmd], check=True, capture_output=True, text=True, **kwargs
+    )
+
+
+def render(dst: Path, template: Path = ROOT, **answers: str) -> Path:
+    """`copier copy --defaults --vcs-ref HEAD` of the template into dst (replacing it)."""
+    shutil.rmtree(dst, ignore_errors=True)
+    data = [arg for key, value in answers.items() for arg in ("--data", f"{key}={value}")]
+    run(
+        [
+            TOOLS / "copier",
+            "copy",
+            "--quiet",
+            "--defaults",
+            "--vcs-ref",
+            "HEAD",
+            *data,
+            template,
+            dst,
+        ]
+    )
+    return dst
+
+
+def venv_for(project: Path, name: str) -> Path:
+    """A venv under build/bench with the project's requirements.txt; returns its python."""
+    where = CACHE / name
+    python = where / "bin" / "python"
+    stamp = where / "requirements.txt"
+    wanted = (project / "requirements.txt").read_text()
+    if not stamp.exists() or stamp.read_text() != wanted:
+        shutil.rmtree(where, ignore_errors=True)
+        run([sys.executable, "-m", "venv", where])
+        run([python, "-m", "pip", "install", "--quiet", "-r", project / "requirements.txt"])
+        stamp.write_text(wanted)
+    return python
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers_200(url: str) -> bool:
+    with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+        return response.status == 200
+    return False
+
+
+@contextlib.contextmanager
+def server(cmd: list, cwd: Path, env: dict, port: int, timeout: float = 600) -> Iterator[tuple]:
+    """Start a server; yield (process, seconds from launch to the first 200 on /api/health)."""
+    env = {**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(c) for c in cmd],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api/health"
+    try:
+        while not answers_200(url):
+            if proc.poll() is not None:
+                raise RuntimeError(f"{cmd} exited with {proc.returncode} before answering")
+            if time.perf_counter() - started > timeout:
+                raise RuntimeError(f"{url} did not answer within {timeout}s")
+            time.sleep(0.005)
+        yield proc, time.perf_counter() - started
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def wrk(url: str, connections: int = 32, seconds: int = 10, threads: int = 2) -> dict:
+    """Requests/s and latency percentiles (ms) from wrk, on loopback only."""
+    out = run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]).stdout
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+    def latency(pct: str) -> float:
+        value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * units[unit]
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": errors.group(1) if errors else "",
+    }
