@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import TOOLS, median, render, row, run
+from common import ROOT, TOOLS, median, render, row, run
 
 
 def one_file_template(where: Path) -> Path:
@@ -35,7 +35,11 @@ def measure() -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         small = one_file_template(tmp / "small")
-        ours = median(lambda: seconds(lambda: render(tmp / "ours")))
+        # Both from a clean git repo, as a user's `copier copy gh:...` gets them (a dirty
+        # checkout would add Copier's copy of the uncommitted files to our side only).
+        clone = tmp / "clone"
+        run(["git", "clone", "--quiet", ROOT, clone])
+        ours = median(lambda: seconds(lambda: render(tmp / "ours", template=clone)))
         reference = median(lambda: seconds(lambda: render(tmp / "small-out", template=small)))
         version = median(
             lambda: seconds(
