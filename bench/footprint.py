@@ -13,6 +13,7 @@ from common import CACHE, ROOT, row, run
 
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import python_for  # noqa: E402
+from container import build_essential_packages  # noqa: E402
 
 
 def tree_mb(path: Path) -> float:
@@ -47,30 +48,7 @@ def build_essential_mb() -> float:
     """Installed size of build-essential and what it pulls in beyond a slim Debian base."""
     if not shutil.which("apt-cache"):
         return float("nan")
-    depends = subprocess.run(
-        [
-            "apt-cache",
-            "depends",
-            "--recurse",
-            "--no-recommends",
-            "--no-suggests",
-            "--no-conflicts",
-            "--no-breaks",
-            "--no-replaces",
-            "--no-enhances",
-            "build-essential",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    packages = sorted(
-        {
-            line.strip()
-            for line in depends.splitlines()
-            if not line.startswith(" ") and not line.startswith("<")
-        }
-    )
+    packages = build_essential_packages()
     show = subprocess.run(
         ["apt-cache", "show", "--no-all-versions", *packages],
         capture_output=True,

@@ -334,8 +334,8 @@ def tree_size(path: Path) -> int:
 # ---- base image and host views --------------------------------------------------------------
 
 
-def compiler_files() -> set[str]:
-    """Names in /usr/bin owned by the packages build-essential pulls in (gcc, cc, make, ...)."""
+def build_essential_packages() -> list[str]:
+    """build-essential and the packages it pulls in (apt-cache's recursive dependencies)."""
     deps = subprocess.run(
         [
             "apt-cache",
@@ -354,9 +354,12 @@ def compiler_files() -> set[str]:
         text=True,
         check=True,
     ).stdout
-    packages = sorted(
-        {ln for ln in deps.splitlines() if ln and not ln[0].isspace() and "<" not in ln}
-    )
+    return sorted({ln for ln in deps.splitlines() if ln and not ln[0].isspace() and "<" not in ln})
+
+
+def compiler_files() -> set[str]:
+    """Names in /usr/bin owned by the packages build-essential pulls in (gcc, cc, make, ...)."""
+    packages = build_essential_packages()
     listed: set[str] = set()
     for package in packages:
         # Packages every Debian image has (required, important, Essential) stay visible.
