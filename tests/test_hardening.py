@@ -325,7 +325,13 @@ KEPT_IN += ["requirements.txt", "README.md"]
 def test_dockerignore_keeps_secrets_state_and_the_index_out_of_the_image(render, use_faiss):
     project = render(use_faiss=use_faiss)
     ignore = DockerIgnore((project / ".dockerignore").read_text())
-    out = KEPT_OUT + (["index/manifest.json", "index/index.faiss"] if use_faiss else [])
+    search_index = [
+        "index/manifest.json",
+        "index/index.faiss",
+        ".index.lock",
+        ".index.tmp-x/index.faiss",
+    ]
+    out = KEPT_OUT + (search_index if use_faiss else [])
     kept_in = KEPT_IN + (["data/docker-containers.md"] if use_faiss else [])
     assert [path for path in out if not ignore.excluded(path)] == []
     assert [path for path in kept_in if ignore.excluded(path)] == []
