@@ -7,11 +7,8 @@ import json
 import sys
 import time
 
-
-def settings(data_dir: str, index_dir: str):
-    from app.settings import Settings
-
-    return Settings(_env_file=None, data_dir=data_dir, index_dir=index_dir, embedder="hashing")
+# The benchmark's settings for a corpus (hashing embedder, no .env): one definition for both.
+from retrieval import _settings as settings
 
 
 def build(data_dir: str, index_dir: str) -> dict:
