@@ -265,7 +265,7 @@ def test_env_git_code_and_index_are_never_served(project_venvs, tmp_path):
         for target in PRIVATE:
             status, answer = raw_status(base, target)
             assert status == 404, target
-            assert SECRET.encode() not in answer and b'"sha256"' not in answer, target
+            assert SECRET.encode() not in answer and b'"xxh3_128"' not in answer, target
         for path in ("/", "/api/health", "/docs", "/openapi.json"):
             assert SECRET not in httpx.get(base + path).text, path
 
