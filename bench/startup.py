@@ -45,6 +45,8 @@ def default_space() -> tuple[Path, Path]:
     """The defaults rendered, their venv, and an index that is current."""
     project = render(CACHE / "default")
     python = venv_for(project, "venv-default")
+    # Compiled as the Dockerfile does (PYTHONDONTWRITEBYTECODE: a start never caches them).
+    run([python, "-m", "compileall", "-q", "app"], cwd=project)
     run([python, "start_with_index.py", "--build-only"], cwd=project, env={**os.environ})
     return project, python
 
