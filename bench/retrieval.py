@@ -28,6 +28,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -74,6 +75,10 @@ def child_build(data_dir: str, index_dir: str) -> dict:
         "chunks": len(search_index),
         "index_mib": round(sum(f["bytes"] for f in files.values()) / 2**20, 1),
         **{f"build_{k}": v for k, v in _rss_mib().items()},
+        # A large corpus is read by a forked helper too (app/parallel.py); 0 when there was none.
+        "build_helper_peak_rss_mib": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
     }
 
 
@@ -328,6 +333,7 @@ def main() -> int:
                 ("docs", "documents"),
                 ("build s", "build_s"),
                 ("build peak MiB", "build_peak_rss_mib"),
+                ("helper peak MiB", "build_helper_peak_rss_mib"),
                 ("index MiB", "index_mib"),
                 ("load s", "load_s"),
                 ("RSS loaded MiB", "rss_loaded_mib"),
