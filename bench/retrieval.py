@@ -112,7 +112,7 @@ def child_serve(data_dir: str, index_dir: str, queries: list[str]) -> dict:
 def child_recall(data_dir: str, index_dir: str, queries: list[dict]) -> dict:
     import faiss
     from app.embedding import HashingEmbedder
-    from app.index import SearchIndex, ensure_index
+    from app.index import SearchIndex, _embedded_text, ensure_index
 
     search_index = ensure_index(_settings(data_dir, index_dir), force=True)
     # The same passages, embedded without IDF (every bucket weighs 1): what IDF adds.
@@ -121,10 +121,7 @@ def child_recall(data_dir: str, index_dir: str, queries: list[dict]) -> dict:
     ids = list(range(len(search_index)))
     for start in range(0, len(ids), 1024):
         batch = search_index.docstore.get(ids[start : start + 1024])
-        texts = [
-            "\n".join(p for p in (batch[i]["title"], batch[i]["section"], batch[i]["text"]) if p)
-            for i in ids[start : start + 1024]
-        ]
+        texts = [_embedded_text(batch[i]) for i in ids[start : start + 1024]]
         flat.add(plain.embed(texts))
 
     # The app's own search code over the IDF-less vectors (same passages, same filtering).
