@@ -31,8 +31,8 @@ test: $(BIN)/.installed
 	echo "$$(( $$(date +%s) - start )) exit=$$status" > build/test-seconds; exit $$status
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check tests hooks
-	$(BIN)/ruff format --check tests hooks
+	$(BIN)/ruff check tests hooks bench
+	$(BIN)/ruff format --check tests hooks bench
 
 # Everything in one run: render, start-up, build, search under load, memory, image size.
 # wrk (Debian) generates the HTTP load on loopback.
