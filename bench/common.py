@@ -21,10 +21,19 @@ CACHE = ROOT / "build" / "bench"  # renders and venvs, reused between runs
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
 
-def median(measure: Callable[[], float], runs: int = RUNS) -> float:
-    """The median of `runs` measurements (after one warm-up run)."""
-    measure()
-    return statistics.median(measure() for _ in range(runs))
+def medians(runs: int = RUNS, **measures: Callable[[], float]) -> dict[str, float]:
+    """The median of `runs` measurements of each, after one warm-up run of each.
+
+    Interleaved (a round measures each once), so that a figure and its reference see the same
+    moments of a noisy machine instead of one getting its quiet minute and the other its busy one.
+    """
+    for measure in measures.values():
+        measure()
+    seen: dict[str, list[float]] = {name: [] for name in measures}
+    for _ in range(runs):
+        for name, measure in measures.items():
+            seen[name].append(measure())
+    return {name: statistics.median(values) for name, values in seen.items()}
 
 
 def row(

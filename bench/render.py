@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, TOOLS, median, render, row, run
+from common import ROOT, TOOLS, medians, render, row, run
 
 
 def one_file_template(where: Path) -> Path:
@@ -39,15 +39,16 @@ def measure() -> list[dict]:
         # checkout would add Copier's copy of the uncommitted files to our side only).
         clone = tmp / "clone"
         run(["git", "clone", "--quiet", ROOT, clone])
-        ours = median(lambda: seconds(lambda: render(tmp / "ours", template=clone)))
-        reference = median(lambda: seconds(lambda: render(tmp / "small-out", template=small)))
-        version = median(
-            lambda: seconds(
+        figures = medians(
+            ours=lambda: seconds(lambda: render(tmp / "ours", template=clone)),
+            reference=lambda: seconds(lambda: render(tmp / "small-out", template=small)),
+            version=lambda: seconds(
                 lambda: subprocess.run(
                     [TOOLS / "copier", "--version"], capture_output=True, check=True
                 )
-            )
+            ),
         )
+    ours, reference, version = figures["ours"], figures["reference"], figures["version"]
     ratio = ours / reference
     return [
         row(

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import CACHE, free_port, median, row, rss_mb, run, server, wrk
+from common import CACHE, free_port, medians, row, rss_mb, run, server, wrk
 from startup import bare_app, default_space
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -48,14 +48,13 @@ def measure() -> list[dict]:
     data100k, index100k = corpus(100_000, python, project)
 
     # Build, end to end, against the raw embedding throughput on the same texts.
-    built = median(
-        lambda: probe(python, project, "build", str(data100k), str(index100k))["chunks_per_s"],
-        runs=3,
+    def probed(what: str, key: str):
+        return lambda: probe(python, project, what, str(data100k), str(index100k))[key]
+
+    figures = medians(
+        runs=3, built=probed("build", "chunks_per_s"), raw=probed("raw_embed", "chunks_per_s")
     )
-    raw = median(
-        lambda: probe(python, project, "raw_embed", str(data100k), str(index100k))["chunks_per_s"],
-        runs=3,
-    )
+    built, raw = figures["built"], figures["raw"]
     rows.append(
         row(
             "index build, 100k chunks (chunks/s)",
@@ -75,9 +74,13 @@ def measure() -> list[dict]:
         with server(cmd, cwd, env, free_port()) as (_, seconds):
             return seconds
 
-    ours = median(lambda: first_200([python, "start_with_index.py"], project, env), runs=3)
-    bare_s = median(lambda: first_200([python, bare], bare.parent, env), runs=3)
-    read = median(lambda: probe(python, project, "read_index", str(index100k))["seconds"], runs=3)
+    figures = medians(
+        runs=3,
+        ours=lambda: first_200([python, "start_with_index.py"], project, env),
+        bare=lambda: first_200([python, bare], bare.parent, env),
+        read=lambda: probe(python, project, "read_index", str(index100k))["seconds"],
+    )
+    ours, bare_s, read = figures["ours"], figures["bare"], figures["read"]
     rows.append(
         row(
             "start-up to first 200, 100k chunks, load only",

@@ -6,7 +6,7 @@ import os
 from functools import partial
 from pathlib import Path
 
-from common import CACHE, free_port, median, render, row, run, server, venv_for
+from common import CACHE, free_port, medians, render, row, run, server, venv_for
 
 BARE_APP = """\
 import os
@@ -91,21 +91,23 @@ def measure() -> list[dict]:
     project, python = default_space()
     bare = bare_app(CACHE / "bare")
     env = {"LOG_LEVEL": "warning"}
-    ours = median(lambda: first_200(python, "start_with_index.py", project, env))
-    reference = median(lambda: first_200(python, str(bare), bare.parent, env))
-    # What the libraries the app cannot do without cost on their own, in the same run.
+
+    def start(script: Path | str, cwd: Path):
+        return partial(first_200, python, str(script), cwd, env)
+
+    # With what the libraries the app cannot do without cost on their own, in the same rounds.
     floors = {}
     for imports in ("numpy", "numpy, faiss"):
-        script = bare_app(CACHE / "bare", imports)
-        floors[f"import {imports}"] = median(
-            partial(first_200, python, str(script), script.parent, env)
-        )
-    script = libraries_app(CACHE / "bare")
-    floors["numpy, a settings model, a typed route"] = median(
-        partial(first_200, python, str(script), script.parent, env)
+        floors[f"import {imports}"] = start(bare_app(CACHE / "bare", imports), bare.parent)
+    floors["numpy, a settings model, a typed route"] = start(
+        libraries_app(CACHE / "bare"), bare.parent
     )
+    figures = medians(
+        ours=start("start_with_index.py", project), reference=start(bare, bare.parent), **floors
+    )
+    ours, reference = figures.pop("ours"), figures.pop("reference")
     note = ", ".join(
-        f"bare app + {what}: {seconds / reference:.2f}x" for what, seconds in floors.items()
+        f"bare app + {what}: {seconds / reference:.2f}x" for what, seconds in figures.items()
     )
     return [
         row(
