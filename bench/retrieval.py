@@ -111,21 +111,15 @@ def child_serve(data_dir: str, index_dir: str, queries: list[str]) -> dict:
 
 def child_recall(data_dir: str, index_dir: str, queries: list[dict]) -> dict:
     from app.embedding import HashingEmbedder
-    from app.index import (
-        INDEX_FILE,
-        SearchIndex,
-        _embedded_text,
-        _read_vectors,
-        _VectorsFile,
-        ensure_index,
-    )
+    from app.index import SearchIndex, _embedded_text, ensure_index
+    from app.index_files import INDEX_FILE, VectorsFile, read_vectors
 
     search_index = ensure_index(_settings(data_dir, index_dir), force=True)
     # The same passages, embedded without IDF (every bucket weighs 1): what IDF adds.
     plain = HashingEmbedder()
     plain_dir = Path(index_dir).with_name(f"{Path(index_dir).name}-without-idf")
     plain_dir.mkdir(exist_ok=True)
-    vectors = _VectorsFile(plain_dir / INDEX_FILE, plain.dim)
+    vectors = VectorsFile(plain_dir / INDEX_FILE, plain.dim)
     ids = list(range(len(search_index)))
     for start in range(0, len(ids), 1024):
         batch = search_index.docstore.get(ids[start : start + 1024])
@@ -134,7 +128,7 @@ def child_recall(data_dir: str, index_dir: str, queries: list[dict]) -> dict:
 
     # The app's own search code over the IDF-less vectors (same passages, same filtering).
     without_idf = SearchIndex(
-        _read_vectors(plain_dir / INDEX_FILE),
+        read_vectors(plain_dir / INDEX_FILE),
         search_index.docstore,
         search_index.manifest,
         plain,

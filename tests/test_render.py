@@ -33,7 +33,15 @@ ALWAYS = [
     "public/index.html",
     "tests/conftest.py",
 ]
-FAISS_ONLY = ["app/index.py", "app/embedding.py", "app/corpus.py", "data"]
+FAISS_ONLY = [
+    "app/index.py",
+    "app/index_files.py",
+    "app/parallel.py",
+    "app/batching.py",
+    "app/embedding.py",
+    "app/corpus.py",
+    "data",
+]
 WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/sync-to-hub.yml"]
 
 
