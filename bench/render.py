@@ -1,4 +1,9 @@
-"""`copier copy` of the defaults, against a one-file template rendered the same way."""
+"""`copier copy` of the defaults, against a one-file template rendered the same way.
+
+Also measured, to tell Copier's own cost per file and per question from this template's: a
+template of the same shape (the files of a default render, empty and not templated, and as
+many questions of one plain default each).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
 from common import ROOT, TOOLS, medians, render, row, run
+
+ANSWERS = ".copier-answers.yml"
 
 
 def one_file_template(where: Path) -> Path:
@@ -25,6 +33,32 @@ def one_file_template(where: Path) -> Path:
     return where
 
 
+def same_shape_template(where: Path, rendered: Path, questions: int) -> Path:
+    """As many files as `rendered` has, at the same paths but empty, and `questions` plain
+    questions; no Jinja but the answers file's name."""
+    (where / "template").mkdir(parents=True)
+    (where / "copier.yml").write_text(
+        "_subdirectory: template\n"
+        + "".join(f'q{n}:\n  type: str\n  default: "x"\n' for n in range(questions))
+    )
+    for path in rendered.rglob("*"):
+        relative = path.relative_to(rendered)
+        if path.is_file() and ".git" not in relative.parts and path.name != ANSWERS:
+            (where / "template" / relative).parent.mkdir(parents=True, exist_ok=True)
+            (where / "template" / relative).touch()
+    (where / "template" / "{{_copier_conf.answers_file}}.jinja").write_text(
+        "{{ _copier_answers|to_nice_yaml }}"
+    )
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "same shape"]):
+        run(["git", *cmd], cwd=where)
+    return where
+
+
+def question_count() -> int:
+    settings = yaml.safe_load((ROOT / "copier.yml").read_text())
+    return sum(not name.startswith("_") for name in settings)
+
+
 def seconds(action) -> float:
     started = time.perf_counter()
     action()
@@ -39,9 +73,13 @@ def measure() -> list[dict]:
         # checkout would add Copier's copy of the uncommitted files to our side only).
         clone = tmp / "clone"
         run(["git", "clone", "--quiet", ROOT, clone])
+        shape = same_shape_template(
+            tmp / "shape", render(tmp / "ours", template=clone), question_count()
+        )
         figures = medians(
             ours=lambda: seconds(lambda: render(tmp / "ours", template=clone)),
             reference=lambda: seconds(lambda: render(tmp / "small-out", template=small)),
+            shape=lambda: seconds(lambda: render(tmp / "shape-out", template=shape)),
             version=lambda: seconds(
                 lambda: subprocess.run(
                     [TOOLS / "copier", "--version"], capture_output=True, check=True
@@ -50,6 +88,7 @@ def measure() -> list[dict]:
         )
     ours, reference, version = figures["ours"], figures["reference"], figures["version"]
     ratio = ours / reference
+    shape = figures["shape"] / reference
     return [
         row(
             "copier copy, defaults (s)",
@@ -59,6 +98,7 @@ def measure() -> list[dict]:
             reference,
             "<= 1.4x",
             ratio <= 1.4,
-            f"copier --version alone: {version:.3f} s",
+            f"copier --version alone: {version:.3f} s; a template of the same shape, empty "
+            f"files and plain questions: {shape:.2f}x",
         ),
     ]
