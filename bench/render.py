@@ -18,6 +18,16 @@ from common import ROOT, TOOLS, medians, render, row, run
 ANSWERS = ".copier-answers.yml"
 
 
+def committed(where: Path) -> Path:
+    """The template in `where`, with the answers file Copier writes, committed to a new repo."""
+    (where / "template" / "{{_copier_conf.answers_file}}.jinja").write_text(
+        "{{ _copier_answers|to_nice_yaml }}"
+    )
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "template"]):
+        run(["git", *cmd], cwd=where)
+    return where
+
+
 def one_file_template(where: Path) -> Path:
     """The smallest template Copier renders the same way: one question, one file, in git."""
     (where / "template").mkdir(parents=True)
@@ -25,12 +35,7 @@ def one_file_template(where: Path) -> Path:
         '_subdirectory: template\nname:\n  type: str\n  default: "x"\n'
     )
     (where / "template" / "README.md.jinja").write_text("# {{ name }}\n")
-    (where / "template" / "{{_copier_conf.answers_file}}.jinja").write_text(
-        "{{ _copier_answers|to_nice_yaml }}"
-    )
-    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "one file"]):
-        run(["git", *cmd], cwd=where)
-    return where
+    return committed(where)
 
 
 def same_shape_template(where: Path, rendered: Path, questions: int) -> Path:
@@ -46,12 +51,7 @@ def same_shape_template(where: Path, rendered: Path, questions: int) -> Path:
         if path.is_file() and ".git" not in relative.parts and path.name != ANSWERS:
             (where / "template" / relative).parent.mkdir(parents=True, exist_ok=True)
             (where / "template" / relative).touch()
-    (where / "template" / "{{_copier_conf.answers_file}}.jinja").write_text(
-        "{{ _copier_answers|to_nice_yaml }}"
-    )
-    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "same shape"]):
-        run(["git", *cmd], cwd=where)
-    return where
+    return committed(where)
 
 
 def question_count() -> int:

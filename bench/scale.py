@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from common import CACHE, free_port, medians, row, rss_mb, run, server, wrk
-from startup import bare_app, default_space
+from startup import bare_app, default_space, first_200
 
 sys.path.insert(0, str(Path(__file__).parent))
 from retrieval import synthetic_corpus  # noqa: E402
@@ -70,14 +70,10 @@ def measure() -> list[dict]:
     # Start-up with 100k chunks (load only), against the bare app plus raw faiss.read_index.
     env = app_env(data100k, index100k)
 
-    def first_200(cmd, cwd, env) -> float:
-        with server(cmd, cwd, env, free_port()) as (_, seconds):
-            return seconds
-
     figures = medians(
         runs=3,
-        ours=lambda: first_200([python, "start_with_index.py"], project, env),
-        bare=lambda: first_200([python, bare], bare.parent, env),
+        ours=lambda: first_200(python, "start_with_index.py", project, env),
+        bare=lambda: first_200(python, str(bare), bare.parent, env),
         read=lambda: probe(python, project, "read_index", str(index100k))["seconds"],
     )
     ours, bare_s, read = figures["ours"], figures["bare"], figures["read"]

@@ -11,7 +11,6 @@ from common import CACHE, free_port, medians, render, row, run, server, venv_for
 
 BARE_APP = """\
 import os
-from functools import partial
 
 import uvicorn
 from fastapi import FastAPI
@@ -28,15 +27,15 @@ uvicorn.run(app, host=os.environ["HOST"], port=int(os.environ["PORT"]), log_leve
 """
 
 
-def bare_app(where: Path, imports: str = "", name: str = "bare", prelude: str = "") -> Path:
-    """The bare app; `imports` (say "numpy, faiss") are imported first, as the Space needs them;
-    `prelude`: code that runs before anything else."""
+def app_script(where: Path, name: str, source: str) -> Path:
     where.mkdir(parents=True, exist_ok=True)
-    if imports:
-        name = f"{name}-{imports.replace(', ', '-')}"
-        prelude += f"import {imports}  # noqa: F401\n"
-    (where / f"{name}.py").write_text(prelude + BARE_APP)
+    (where / f"{name}.py").write_text(source)
     return where / f"{name}.py"
+
+
+def bare_app(where: Path, name: str = "bare", prelude: str = "") -> Path:
+    """The bare app, after `prelude`: code that runs before anything else."""
+    return app_script(where, name, prelude + BARE_APP)
 
 
 def start_up_pace(project: Path) -> str:
@@ -76,12 +75,6 @@ uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 """
 
 
-def libraries_app(where: Path) -> Path:
-    where.mkdir(parents=True, exist_ok=True)
-    (where / "bare-libraries.py").write_text(LIBRARIES_APP)
-    return where / "bare-libraries.py"
-
-
 def first_200(python: Path, script: str, cwd: Path, env: dict) -> float:
     with server([python, script], cwd, env, free_port()) as (_, seconds):
         return seconds
@@ -107,10 +100,12 @@ def measure() -> list[dict]:
 
     # In the same rounds: what the libraries the app cannot do without cost on their own, and
     # the bare app at the collector's pace of the Space's start-up.
-    paced = bare_app(CACHE / "bare", name="bare-gc-paced", prelude=start_up_pace(project))
+    numpy_app = bare_app(CACHE / "bare", "bare-numpy", "import numpy  # noqa: F401\n")
+    libraries = app_script(CACHE / "bare", "bare-libraries", LIBRARIES_APP)
+    paced = bare_app(CACHE / "bare", "bare-gc-paced", start_up_pace(project))
     floors = {
-        "import numpy": start(bare_app(CACHE / "bare", "numpy"), bare.parent),
-        "numpy, a settings model, a typed route": start(libraries_app(CACHE / "bare"), bare.parent),
+        "import numpy": start(numpy_app, bare.parent),
+        "numpy, a settings model, a typed route": start(libraries, bare.parent),
         "the Space's start-up GC pace": start(paced, bare.parent),
     }
     figures = medians(
