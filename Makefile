@@ -34,10 +34,12 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check tests hooks bench
 	$(BIN)/ruff format --check tests hooks bench
 
-# Everything in one run: render, start-up, build, search under load, memory, image size.
-# wrk (Debian) generates the HTTP load on loopback.
+# Everything in one run: render, start-up, build, search under load, memory, image builds.
+# wrk (Debian) generates the HTTP load on loopback; podman builds the images (as in .ci/run).
 bench: $(BIN)/.installed bench-retrieval
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+	command -v podman >/dev/null || [ "$${CONTAINER_ENGINE:-podman}" != podman ] || \
+		apt-get install -y -qq --no-install-recommends podman buildah runc mmdebstrap >/dev/null
 	cd bench && ../$(BIN)/python run.py
 
 # The search index of a default render (hashing embedder): build time, memory and search latency

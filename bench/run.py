@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-import footprint
+import image
 import render
 import scale
 import startup
@@ -65,7 +65,7 @@ def main() -> int:
         ("render", render),
         ("start-up", startup),
         ("scale", scale),
-        ("footprint", footprint),
+        ("image", image),
     ]:
         print(f"... {name}", file=sys.stderr, flush=True)
         rows += module.measure()

@@ -203,17 +203,3 @@ def project_venvs(render, tmp_path_factory):
         return venvs[use_faiss]
 
     return _venv
-
-
-def pytest_terminal_summary(terminalreporter):
-    """Footprint the container tests recorded (record_property "install_bytes")."""
-    sizes = [
-        (report.nodeid.rpartition("[")[2].rstrip("]"), value)
-        for report in terminalreporter.stats.get("passed", [])
-        for name, value in report.user_properties
-        if name == "install_bytes"
-    ]
-    if sizes:
-        terminalreporter.section("runtime image: size of /install")
-        for name, value in sizes:
-            terminalreporter.write_line(f"{value / 2**20:7.1f} MiB  {name}")

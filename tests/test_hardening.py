@@ -5,8 +5,7 @@ Against the rendered app started for real (`python start_with_index.py`, uvicorn
   documented (status, headers, body), schema-valid input accepted and invalid input refused;
 - wrk sends 20,000 searches at concurrency 64: no error, no 5xx, memory flat;
 - nothing beside public/ is served: .env, .git, the code and the index, whatever the path;
-- the rendered tests that need file permissions run as uid 1000 (here, as root, they skip);
-- .dockerignore keeps secrets, local state and the built index out of the image.
+- the rendered tests that need file permissions run as uid 1000 (here, as root, they skip).
 The rendered project's own tests (bad input table, faults, shutdown, safe defaults) run in
 test_rendered_project.py.
 """
@@ -25,7 +24,6 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import TOOLS, clean_env, run, running_app
-from container import DockerIgnore
 
 pytestmark = pytest.mark.slow
 
@@ -311,27 +309,3 @@ def test_the_rendered_permission_tests_pass_as_a_user(project_venvs, tmp_path):
         env=clean_env(),
     )
     assert "3 passed" in proc.stdout and "skipped" not in proc.stdout, proc.stdout
-
-
-# ---- .dockerignore ----------------------------------------------------------------------------
-
-KEPT_OUT = [".env", ".env.local", ".git/HEAD", ".git/config", ".venv/bin/python"]
-KEPT_OUT += ["venv/bin/python", "__pycache__/x.pyc", "tests/test_api.py"]
-KEPT_IN = [".env.example", "app/main.py", "public/index.html", "start_with_index.py"]
-KEPT_IN += ["requirements.txt", "README.md"]
-
-
-@FAISS
-def test_dockerignore_keeps_secrets_state_and_the_index_out_of_the_image(render, use_faiss):
-    project = render(use_faiss=use_faiss)
-    ignore = DockerIgnore((project / ".dockerignore").read_text())
-    search_index = [
-        "index/manifest.json",
-        "index/index.faiss",
-        ".index.lock",
-        ".index.tmp-x/index.faiss",
-    ]
-    out = KEPT_OUT + (search_index if use_faiss else [])
-    kept_in = KEPT_IN + (["data/docker-containers.md"] if use_faiss else [])
-    assert [path for path in out if not ignore.excluded(path)] == []
-    assert [path for path in kept_in if ignore.excluded(path)] == []

@@ -184,7 +184,7 @@ def test_the_dockerfile_keeps_the_container_contract(render):
     for setting in ("HOME=/home/user", "PYTHONUNBUFFERED=1", "HF_HOME=/home/user/.cache"):
         assert setting in dockerfile
     assert "PATH=/home/user/.local/bin:$PATH" in dockerfile
-    assert "pip install --prefix=/install --no-cache-dir -r requirements.txt" in dockerfile
+    assert "pip install --prefix=/install --no-cache-dir --root-user-action=ignore" in dockerfile
     assert "COPY --from=builder /install /usr/local" in dockerfile
     assert 'ENV CMD_EXEC="python start_with_index.py"' in dockerfile
 

@@ -1,0 +1,94 @@
+"""The image, built by the real engine: the template's Dockerfile beside the seed's.
+
+The default project is built twice per round, once with its own Dockerfile and once with the
+seed document's (bench/seed/Dockerfile, its `python:3.10-slim` swapped for the default answer's
+`python:3.12-slim`, so both install the same wheels into the same CPython). Figures: a cold
+build (`--no-cache`: what Hugging Face does after every requirements change), a rebuild after a
+code-only change (the layer cache), and the image's own layers (its size minus the base's).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from common import CACHE, ROOT, render, row
+
+sys.path.insert(0, str(ROOT / "tests"))
+import base_image  # noqa: E402
+import container  # noqa: E402
+from conftest import DEFAULT_PYTHON, python_for  # noqa: E402
+
+SEED = Path(__file__).resolve().parent / "seed" / "Dockerfile"
+RUNS = int(os.environ.get("BENCH_IMAGE_RUNS", "2"))  # a cold build is a minute or more
+
+
+def contexts() -> dict[str, Path]:
+    ours = render(CACHE / "image" / "ours")
+    seed = CACHE / "image" / "seed"
+    shutil.rmtree(seed, ignore_errors=True)
+    shutil.copytree(ours, seed)
+    (seed / "Dockerfile").write_text(
+        SEED.read_text().replace("python:3.10-slim", f"python:{DEFAULT_PYTHON}-slim")
+    )
+    return {"ours": ours, "seed": seed}
+
+
+def timed_build(engine, context: Path, *extra: str) -> tuple[float, container.Image]:
+    started = time.perf_counter()
+    image = engine.build(context, extra=list(extra))
+    return time.perf_counter() - started, image
+
+
+def code_change(context: Path, n: int) -> None:
+    main = context / "app" / "main.py"
+    main.write_text(main.read_text().split("\n# bench edit")[0] + f"\n# bench edit {n}\n")
+
+
+def measure() -> list[dict]:
+    engine = container.Engine(os.environ.get("CONTAINER_ENGINE", "podman"))
+    reason = container.problem(engine.name)
+    if reason:
+        print(f"image: skipped, {reason}", file=sys.stderr)
+        return []
+    base = f"python:{DEFAULT_PYTHON}-slim-trixie"
+    if engine.name == "podman":
+        base = base_image.ensure(engine, DEFAULT_PYTHON, python_for(DEFAULT_PYTHON).parents[1])
+        engine("tag", base, base.replace("-slim-trixie", "-slim"))  # the seed's FROM
+    base_size = container.Image(engine, base, "", Path()).size
+    places = contexts()
+    cold: dict[str, list[float]] = {name: [] for name in places}
+    rebuild: dict[str, list[float]] = {name: [] for name in places}
+    reused: dict[str, bool] = dict.fromkeys(places, True)
+    images = {}
+    try:
+        for n in range(RUNS):
+            for name, context in places.items():
+                seconds, images[name] = timed_build(engine, context, "--no-cache")
+                cold[name].append(seconds)
+                code_change(context, n)
+                seconds, again = timed_build(engine, context)
+                rebuild[name].append(seconds)
+                # pip's output in the rebuild's log: the requirements layer was built again.
+                reused[name] &= "Successfully installed" not in again.build_log
+    finally:
+        engine.remove_test_images()
+    c = {name: statistics.median(v) for name, v in cold.items()}
+    r = {name: statistics.median(v) for name, v in rebuild.items()}
+    own = {name: (image.size - base_size) / 1e6 for name, image in images.items()}
+    answers = "default answers (build_essential on)"
+    return [
+        row(f"image cold build, {answers} (s)", c["ours"], "s",
+            "the seed's Dockerfile, same project", c["seed"], "<= 0.7x", c["ours"] <= 0.7 * c["seed"],
+            f"{engine.name}, --no-cache, medians of {RUNS}"),
+        row("image rebuild after a code-only change (s)", r["ours"], "s",
+            "the seed's Dockerfile", r["seed"], "requirements layer reused", reused["ours"],
+            f"requirements layer reused: ours {reused['ours']}, seed {reused['seed']}"),
+        row("image's own layers, size minus the base (MB)", own["ours"], "MB",
+            "the seed's Dockerfile", own["seed"], "< seed's", own["ours"] < own["seed"],
+            f"base {base} {base_size / 1e6:.1f} MB"),
+    ]  # fmt: skip
