@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 MIRROR = "http://deb.debian.org/debian"
@@ -36,14 +37,17 @@ PATH = "/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 CPYTHON_BIN = re.compile(r"^(2to3|idle|pip|pydoc|python)")
 TRIMMED_DIRS = {"test", "tests", "idle_test", "__pycache__"}
 RECIPE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
-DEBIAN_TAG = f"localhost/hf-space-template-trixie-minbase:{RECIPE}"
+DEBIAN = hashlib.sha256(" ".join([MIRROR, *RUNTIME_PACKAGES]).encode()).hexdigest()[:12]
+DEBIAN_TAG = f"localhost/hf-space-template-trixie-minbase:{DEBIAN}"
+DEBIAN_LOCK = threading.Lock()  # the versions' stand-ins may be made at once; Debian once
 CONTAINERFILE = f"""\
 FROM {DEBIAN_TAG}
 COPY python/ /usr/local/
 # Every shared object of CPython must resolve (tkinter aside, which the slim image lacks too).
 RUN ldconfig \\
     && ! find /usr/local -name '*.so*' -not -name '*tkinter*' -exec ldd {{}} + | grep 'not found' \\
-    && python3 -c 'import ssl, sqlite3, ctypes, lzma, bz2, zlib, readline, uuid, pyexpat'
+    && PYTHONDONTWRITEBYTECODE=1 python3 -c \\
+        'import ssl, sqlite3, ctypes, lzma, bz2, zlib, readline, uuid, pyexpat'
 ENV PATH={PATH} LANG=C.UTF-8
 LABEL hf-space-template.stand-in={RECIPE}
 CMD ["python3"]
@@ -60,8 +64,9 @@ def ensure(engine, version: str, prefix: Path, log=print) -> str:
     found = engine("image", "inspect", "--format", "{{.Labels}}", name, check=False)
     if found.returncode == 0 and RECIPE in found.stdout:
         return name
-    if engine("image", "exists", DEBIAN_TAG, check=False).returncode != 0:
-        _debian(engine, log)
+    with DEBIAN_LOCK:
+        if engine("image", "exists", DEBIAN_TAG, check=False).returncode != 0:
+            _debian(engine, log)
     with tempfile.TemporaryDirectory(prefix="hfst-base-") as tmp:
         context = Path(tmp)
         _copy_cpython(prefix, context / "python", version)

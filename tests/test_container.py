@@ -113,8 +113,8 @@ def with_local_state(project: Path, context: Path) -> None:
         (context / name).write_text(text)
 
 
-def app_port(project_image) -> int:
-    return int(project_image.env["PORT"])
+def app_port(image) -> int:
+    return int(image.env["PORT"])
 
 
 @contextlib.contextmanager
@@ -245,6 +245,23 @@ def test_the_image_holds_the_project_and_no_local_state(images):
     for kept in ["./.env.example", "./app/main.py", "./public/index.html", "./README.md",
                  "./start_with_index.py", "./requirements.txt", "./data"]:  # fmt: skip
         assert kept in files, listing.stdout
+    # The installed packages come without their own test suites (the Dockerfile removes them).
+    suites = image.probe(["find", "/usr/local/lib", "-type", "d", "-name", "tests"])
+    assert suites.returncode == 0 and suites.stdout == "", suites
+
+
+def test_a_code_change_rebuilds_only_the_app_layers(engine, images, tmp_path):
+    # Every push of code to a Space rebuilds its image: the installed requirements are reused.
+    image = images(DEFAULT_PYTHON, True)
+    changed = tmp_path / "changed"
+    shutil.copytree(image.context, changed)
+    main = changed / "app" / "main.py"
+    main.write_text(main.read_text() + "\n# a user's edit\n")
+    again = engine.build(changed)
+    assert "Successfully installed" not in again.build_log, again.build_log[-3000:]
+    base = container.Image(engine, f"python:{DEFAULT_PYTHON}-slim-trixie", "", Path())
+    kept = len(base.layers) + 2  # the user's home, then the installed requirements
+    assert again.layers[:kept] == image.layers[:kept] and again.layers != image.layers
 
 
 def test_the_app_cannot_write_outside_its_home(images):
@@ -266,7 +283,8 @@ def test_the_app_cannot_write_outside_its_home(images):
 def test_a_read_only_root_file_system_still_serves(images):
     # A Space whose disk is read-only (as `--read-only` makes it, /tmp aside) falls back.
     image = images(DEFAULT_PYTHON, True)
-    with started(image, publish=app_port(image), extra=["--read-only"]) as box:
+    read_only = ["--read-only", "--tmpfs", "/tmp"]  # podman adds the tmpfs by itself, docker not
+    with started(image, publish=app_port(image), extra=read_only) as box:
         wait_until_serving(box)
         found = httpx.get(box.url("/api/search"), params={"q": "docker"}).json()
         assert found["results"], found
@@ -307,3 +325,25 @@ def test_uvicorns_own_command_serves_the_app(images):
         assert found["results"], found
         assert box.proc_status()["Name"].startswith("uvicorn"), box.proc_status()
         assert box.stop()[0] == 0, box.logs()
+
+
+def test_the_stand_in_base_is_shaped_like_the_official_image(engine, images):
+    if engine.name != "podman":
+        pytest.skip("the official python:<v>-slim-trixie is pulled here; no stand-in")
+    images(DEFAULT_PYTHON, True)  # the stand-ins exist once the builds have started
+    base = container.Image(engine, base_image.official_name(DEFAULT_PYTHON), "", Path())
+    assert base.env["PATH"] == base_image.PATH and base.env["LANG"] == "C.UTF-8"
+    assert base.cmd == ["python3"] and base.user == "root"
+    script = (  # the find first: the python commands after it write .pyc files
+        "find /usr/local -name '*.pyc' -o -name tests -o -name 'libpython*.a' | wc -l;"
+        " python -c 'import sys, ssl, sqlite3; print(sys.prefix, sys.version_info[:2])';"
+        " python -m pip list --format=freeze; command -v gcc cc; grep -c trixie /etc/os-release"
+    )
+    probe = base.probe(["bash", "-c", script])
+    lines = probe.stdout.splitlines()
+    major, minor = DEFAULT_PYTHON.split(".")
+    # trimmed as the official image is, CPython at /usr/local, only pip, no compiler, trixie
+    assert lines[0] == "0", probe.stdout
+    assert lines[1] == f"/usr/local ({major}, {minor})", probe
+    assert [ln.split("==")[0] for ln in lines[2:-1]] == ["pip"], probe.stdout
+    assert int(lines[-1]) > 0, probe.stdout
