@@ -3,7 +3,8 @@
 Both take the same command lines. podman runs rootful with this VM's quirks in
 `tests/containers.conf`, passed through CONTAINERS_CONF to podman's processes only (nothing
 global is changed): lower rlimits (no CAP_SYS_RESOURCE to raise them), runc with cgroupfs (crun
-refuses the cgroup layout). Builds reach apt and PyPI over the host's network. No registry is
+refuses the cgroup layout); its images live in a storage of the tests' own
+(`tests/storage.conf`). Builds reach apt and PyPI over the host's network. No registry is
 reachable here, so podman's base images are the stand-ins of tests/base_image.py.
 """
 
@@ -18,7 +19,10 @@ import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CONF = HERE / "containers.conf"
+PODMAN_ENV = {
+    "CONTAINERS_CONF": str(HERE / "containers.conf"),
+    "CONTAINERS_STORAGE_CONF": str(HERE / "storage.conf"),
+}
 ENGINES = ("podman", "docker")
 TEST_IMAGES = "localhost/hf-space-template-test"
 
@@ -45,7 +49,7 @@ class Engine:
 
     def __init__(self, name: str):
         self.name = name
-        self.env = {**os.environ, "CONTAINERS_CONF": str(CONF)} if name == "podman" else None
+        self.env = {**os.environ, **PODMAN_ENV} if name == "podman" else None
         self.tags: list[str] = []
 
     def __call__(self, *args, timeout: float = 1800, check: bool = True, **kwargs):
@@ -75,9 +79,12 @@ class Engine:
         return Image(self, tag, proc.stdout + proc.stderr, context)
 
     def remove_test_images(self) -> None:
+        """Remove the images this run built; in podman's own storage, their cached layers too."""
         if self.tags:
             self("image", "rm", "--force", *self.tags, check=False)
             self.tags.clear()
+        if self.name == "podman":
+            self("image", "prune", "--force", check=False)
 
 
 class Image:
