@@ -109,7 +109,6 @@ def child_recall(data_dir: str, index_dir: str, queries: list[dict]) -> dict:
     import copy
 
     import faiss
-
     from app.embedding import HashingEmbedder
     from app.index import ensure_index
 
