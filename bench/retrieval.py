@@ -28,7 +28,6 @@ import os
 import platform
 import random
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -68,17 +67,14 @@ def child_build(data_dir: str, index_dir: str) -> dict:
     started = time.perf_counter()
     search_index = ensure_index(_settings(data_dir, index_dir), force=True)
     seconds = time.perf_counter() - started
-    files = search_index.manifest["files"]
+    folder = search_index.directory
     return {
         "build_s": round(seconds, 2),
         "documents": search_index.documents,
         "chunks": len(search_index),
-        "index_mib": round(sum(f["bytes"] for f in files.values()) / 2**20, 1),
+        "index_type": search_index.manifest["index"]["type"],
+        "index_mib": round(sum(f.stat().st_size for f in folder.iterdir()) / 2**20, 1),
         **{f"build_{k}": v for k, v in _rss_mib().items()},
-        # A large corpus is read by a forked helper too (app/parallel.py); 0 when there was none.
-        "build_helper_peak_rss_mib": round(
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
-        ),
     }
 
 
@@ -110,30 +106,21 @@ def child_serve(data_dir: str, index_dir: str, queries: list[str]) -> dict:
 
 
 def child_recall(data_dir: str, index_dir: str, queries: list[dict]) -> dict:
+    import copy
+
+    import faiss
     from app.embedding import HashingEmbedder
-    from app.index import SearchIndex, _embedded_text, ensure_index
-    from app.index_files import INDEX_FILE, VectorsFile, read_vectors
+    from app.index import ensure_index
 
     search_index = ensure_index(_settings(data_dir, index_dir), force=True)
-    # The same passages, embedded without IDF (every bucket weighs 1): what IDF adds.
+    # The same passages, embedded without IDF (every bucket weighs 1), searched by the app's
+    # own code (same filtering): what IDF adds.
     plain = HashingEmbedder()
-    plain_dir = Path(index_dir).with_name(f"{Path(index_dir).name}-without-idf")
-    plain_dir.mkdir(exist_ok=True)
-    vectors = VectorsFile(plain_dir / INDEX_FILE, plain.dim)
-    ids = list(range(len(search_index)))
-    for start in range(0, len(ids), 1024):
-        batch = search_index.docstore.get(ids[start : start + 1024])
-        vectors.add(plain.embed([_embedded_text(batch[i]) for i in ids[start : start + 1024]]))
-    vectors.close()
-
-    # The app's own search code over the IDF-less vectors (same passages, same filtering).
-    without_idf = SearchIndex(
-        read_vectors(plain_dir / INDEX_FILE),
-        search_index.docstore,
-        search_index.manifest,
-        plain,
-        plain_dir,
-    )
+    rows = search_index._db.execute("SELECT title, section, text FROM passages ORDER BY id")
+    vectors = faiss.IndexFlatIP(plain.dim)
+    vectors.add(plain.embed(["\n".join(part for part in row if part) for row in rows]))
+    without_idf = copy.copy(search_index)
+    without_idf.vectors, without_idf.embedder = vectors, plain
 
     out: dict[str, dict] = {}
     for kind in sorted({q["kind"] for q in queries}):
@@ -336,7 +323,7 @@ def main() -> int:
                 ("docs", "documents"),
                 ("build s", "build_s"),
                 ("build peak MiB", "build_peak_rss_mib"),
-                ("helper peak MiB", "build_helper_peak_rss_mib"),
+                ("index", "index_type"),
                 ("index MiB", "index_mib"),
                 ("load s", "load_s"),
                 ("RSS loaded MiB", "rss_loaded_mib"),

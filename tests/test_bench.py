@@ -4,7 +4,6 @@ compares Copier's cost with, and the collector pace it gives the bare app."""
 
 import http.server
 import shutil
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -17,7 +16,6 @@ sys.path.insert(0, str(BENCH))
 
 import common  # noqa: E402
 import render as render_bench  # noqa: E402 (not `render`: that is the conftest fixture)
-import startup  # noqa: E402
 
 
 def test_medians_interleave_the_measures_and_give_each_its_median() -> None:
@@ -84,22 +82,3 @@ def test_the_same_shape_template_renders_our_files_empty_and_as_many_questions(
     assert sum(not name.startswith("_") for name in answers) == questions
     filled = [path for path in _files(copied) if (copied / path).stat().st_size]
     assert filled == [Path(render_bench.ANSWERS)]
-
-
-def test_the_bare_app_gets_the_collector_pace_of_the_entry_point(render) -> None:
-    project = render()
-    entry_point = subprocess.run(
-        [sys.executable, "-c", "import start_with_index as s; print(s.START_UP_GC_THRESHOLD)"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    paced = subprocess.run(
-        [sys.executable, "-c", startup.start_up_pace(project) + "print(gc.get_threshold()[0])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert paced.stdout == entry_point.stdout
-    assert int(paced.stdout) > 10_000

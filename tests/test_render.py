@@ -35,9 +35,6 @@ ALWAYS = [
 ]
 FAISS_ONLY = [
     "app/index.py",
-    "app/index_files.py",
-    "app/parallel.py",
-    "app/batching.py",
     "app/embedding.py",
     "app/corpus.py",
     "data",
@@ -198,8 +195,6 @@ def test_the_answers_file_says_how_to_change_an_answer(render):
 
 def test_a_start_command_keeps_its_variables_for_run_time(render):
     """Docker expands $VAR in ENV at build time; the rendered ENV escapes it for the shell."""
-    command = "uvicorn --factory app.main:create_app --host 0.0.0.0 --port $PORT"
+    command = "uvicorn app.main:app --host 0.0.0.0 --port $PORT"
     dockerfile = (render(start_command=command) / "Dockerfile").read_text()
-    assert 'ENV CMD_EXEC="uvicorn --factory app.main:create_app --host 0.0.0.0 --port \\$PORT"' in (
-        dockerfile
-    )
+    assert 'ENV CMD_EXEC="uvicorn app.main:app --host 0.0.0.0 --port \\$PORT"' in dockerfile

@@ -1,11 +1,9 @@
 """Plain ASGI middleware that keeps bad requests and unexpected errors from hurting the app.
 
-- `LimitBody`: a request body larger than MAX_BODY_BYTES gets 413 before it is read (by its
-  Content-Length) or as soon as it grows past the limit (a chunked body), and the connection is
-  closed, so a client cannot make the server buffer megabytes it never asked for.
-- `HideErrors`: an exception that nothing handled becomes a 500 with the JSON body
-  {"detail": "Internal Server Error"}; the traceback goes to the server's log, never to the
-  client.
+- `LimitBody`: a body over MAX_BODY_BYTES gets 413 before it is read (by its Content-Length) or
+  as soon as it grows past the limit (chunked), and the connection is closed.
+- `HideErrors`: an exception nothing handled becomes a 500 {"detail": "Internal Server Error"};
+  the traceback goes to the server's log, never to the client.
 """
 
 import logging
