@@ -20,6 +20,7 @@ ALWAYS = [
     ".hadolint.yaml",
     ".pre-commit-config.yaml",
     ".gitignore",
+    ".gitattributes",
     ".env.example",
     ".copier-answers.yml",
     "requirements.txt",
