@@ -25,6 +25,7 @@ ALWAYS = [
     ".copier-answers.yml",
     "requirements.txt",
     "requirements-dev.txt",
+    "renovate.json",
     "pyproject.toml",
     "start_with_index.py",
     "app/__init__.py",
