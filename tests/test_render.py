@@ -20,10 +20,12 @@ ALWAYS = [
     ".hadolint.yaml",
     ".pre-commit-config.yaml",
     ".gitignore",
+    ".gitattributes",
     ".env.example",
     ".copier-answers.yml",
     "requirements.txt",
     "requirements-dev.txt",
+    "renovate.json",
     "pyproject.toml",
     "start_with_index.py",
     "app/__init__.py",
@@ -136,8 +138,8 @@ def test_github_expressions_survive_rendering(render):
     named = render(hf_username="someone")
     sync = (named / ".github/workflows/sync-to-hub.yml").read_text()
     assert "HF_USERNAME: someone" in sync
-    env = yaml.safe_load(sync)["jobs"]["sync"]["env"]
-    assert env["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
+    steps = yaml.safe_load(sync)["jobs"]["sync"]["steps"]
+    assert [s["env"]["HF_TOKEN"] for s in steps if "env" in s] == ["${{ secrets.HF_TOKEN }}"]
 
 
 @pytest.mark.parametrize("port", ["1024", "8080", "65535"])

@@ -10,6 +10,8 @@ Allowed values as Hugging Face documents them:
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 import yaml
 from conftest import MATRIX, matrix_id
@@ -145,3 +147,39 @@ def test_odd_answers_still_give_a_valid_card_with_the_answers_unchanged(render, 
     ]:
         if key in answers:
             assert meta[field] == answers[key]
+
+
+# The patterns Hugging Face writes into the .gitattributes of a new repository.
+# fmt: off
+HF_LFS_PATTERNS = [
+    "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gz", "*.h5", "*.joblib",
+    "*.lfs.*", "*.mlmodel", "*.model", "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.ot",
+    "*.parquet", "*.pb", "*.pickle", "*.pkl", "*.pt", "*.pth", "*.rar", "*.safetensors",
+    "saved_model/**/*", "*.tar.*", "*.tar", "*.tflite", "*.tgz", "*.wasm", "*.xz", "*.zip",
+    "*.zst", "*tfevents*",
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("use_faiss", [True, False])
+def test_large_and_binary_files_go_to_lfs_as_in_a_new_space(render, tmp_path, use_faiss):
+    project = render(use_faiss=use_faiss)
+    lines = (project / ".gitattributes").read_text().splitlines()
+    patterns = [line.split()[0] for line in lines if line and not line.startswith("#")]
+    extra = ["*.pdf", "*.faiss", "*.sqlite"] if use_faiss else []
+    assert patterns == HF_LFS_PATTERNS + extra
+    # git itself reads them so: a weights file, a shipped index and a PDF corpus go to LFS.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".gitattributes").write_text((project / ".gitattributes").read_text())
+    subprocess.run(["git", "init", "-q", repo], check=True)
+    paths = ["models/m/model.safetensors", "data/guide.pdf", "index/index.faiss", "app/main.py"]
+    out = subprocess.run(
+        ["git", "check-attr", "filter", "--", *paths],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lfs = [line.split(":")[0] for line in out.splitlines() if line.endswith(": lfs")]
+    assert lfs == (paths[:3] if use_faiss else paths[:1])

@@ -1,0 +1,176 @@
+"""The GitHub workflows, rendered and the template's own, pass the linters people run (zizmor,
+the workflow JSON schema), pin every action by commit, and the sync job runs the hf command
+lines it should, keeps the token off every command line and output, and only warns without it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TEMPLATE, TOOLS, run
+
+# Every answer that changes what the workflows say.
+WORKFLOW_ANSWERS = [
+    {},
+    {"use_faiss": False},
+    {"hf_username": "someone", "python_version": "3.10", "port": "8080"},
+    {"space_slug": "My.Space_2", "python_version": "3.13", "build_essential": False},
+]
+PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+TOKEN = "hf_not_a_real_token_5b1f"
+
+
+def answer_id(answers: dict) -> str:
+    return "-".join(f"{k}={v}" for k, v in answers.items()) or "defaults"
+
+
+@pytest.fixture(params=WORKFLOW_ANSWERS, ids=answer_id)
+def workflows(request, render) -> list[Path]:
+    project = render(github_actions=True, **request.param)
+    return sorted((project / ".github/workflows").glob("*.yml"))
+
+
+def own_workflows() -> list[Path]:
+    return sorted((TEMPLATE / ".github/workflows").glob("*.yml"))
+
+
+def test_zizmor_finds_nothing(workflows):
+    for paths in (workflows, own_workflows()):
+        proc = subprocess.run(
+            [TOOLS / "zizmor", "--offline", "--no-progress", *paths],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "No findings to report" in proc.stdout, proc.stdout
+
+
+def test_the_workflows_match_githubs_schema(workflows):
+    schema = ["--builtin-schema", "vendor.github-workflows"]
+    run([TOOLS / "check-jsonschema", *schema, *workflows, *own_workflows()])
+
+
+def test_actions_are_pinned_by_commit_and_read_only(workflows):
+    for path in [*workflows, *own_workflows()]:
+        text = path.read_text()
+        uses = [line.split("uses:", 1)[1].strip() for line in text.splitlines() if "uses:" in line]
+        assert uses, path
+        for ref in uses:
+            assert PINNED_USES.match(ref), f"{path.name}: {ref} is not pinned by commit"
+        workflow = yaml.safe_load(text)
+        assert workflow["permissions"] in ({}, {"contents": "read"}), path.name
+        for job in workflow["jobs"].values():
+            assert job.get("permissions", {}) in ({}, {"contents": "read"}), path.name
+            for step in job["steps"]:
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, path.name
+
+
+# ---- The sync job's script, run here with bash ----------------------------------------------
+
+
+def sync_job(project: Path) -> tuple[dict, str]:
+    """The sync job's environment (GitHub expressions left out) and its upload script."""
+    job = yaml.safe_load((project / ".github/workflows/sync-to-hub.yml").read_text())
+    job = job["jobs"]["sync"]
+    env = {k: v for k, v in job["env"].items() if "${{" not in str(v)}
+    (step,) = [s for s in job["steps"] if "HF_TOKEN" in s.get("env", {})]
+    return env, step["run"]
+
+
+def run_sync(project: Path, bin_dir: Path, **env: str) -> subprocess.CompletedProcess:
+    """The script as GitHub runs it (bash -eo pipefail), with `bin_dir` first on PATH."""
+    job_env, script = sync_job(project)
+    full_env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "HOME": str(bin_dir),
+        "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
+        **job_env,
+        **env,
+    }
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=project,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def recorders(tmp_path: Path) -> Path:
+    """`python` and `hf` that write their arguments, and whether HF_TOKEN is set, to calls.log."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("python", "hf"):
+        stub = bin_dir / name
+        stub.write_text(
+            "#!/bin/bash\n"
+            f'printf "%s token=%s" {name} "${{HF_TOKEN:+set}}" >> "{tmp_path}/calls.log"\n'
+            f'printf " [%s]" "$@" >> "{tmp_path}/calls.log"\n'
+            f'echo >> "{tmp_path}/calls.log"\n'
+        )
+        stub.chmod(0o755)
+    return bin_dir
+
+
+@pytest.mark.parametrize("missing", ["HF_TOKEN", "HF_USERNAME"])
+def test_without_the_token_or_user_the_sync_warns_and_succeeds(render, tmp_path, missing):
+    project = render(hf_username="")
+    env = {"HF_TOKEN": TOKEN, "HF_USERNAME": "someone"}
+    env[missing] = ""
+    proc = run_sync(project, recorders(tmp_path), **env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("::warning::Set the HF_TOKEN secret and HF_USERNAME")
+    assert not (tmp_path / "calls.log").exists(), "nothing is installed or uploaded"
+
+
+def test_the_sync_uploads_to_the_docker_space_with_the_token_only_in_the_environment(
+    render, tmp_path
+):
+    project = render(hf_username="someone", space_slug="my-space")
+    proc = run_sync(project, recorders(tmp_path), HF_TOKEN=TOKEN)
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert calls == [
+        "python token=set [-m] [pip] [install] [--quiet] [huggingface_hub==2.4.0]",
+        "hf token=set [repos] [create] [someone/my-space] [--type] [space] [--space-sdk]"
+        " [docker] [--exist-ok]",
+        "hf token=set [upload] [someone/my-space] [.] [.] [--type] [space] [--exclude]"
+        " [.github/*] [--delete] [*] [--commit-message] [Sync from GitHub 0123456]",
+    ]
+    assert TOKEN not in proc.stdout + proc.stderr
+
+
+def test_the_pinned_hf_cli_accepts_the_sync_command_lines(render, tmp_path):
+    """The real hf of the version the workflow installs parses every argument; it then fails
+    only where it reaches for the network (a closed local port), never printing the token."""
+    project = render(hf_username="someone")
+    workflow = (project / ".github/workflows/sync-to-hub.yml").read_text()
+    pinned = re.search(r"huggingface_hub==(\S+)", workflow).group(1)
+    assert run([TOOLS / "hf", "version"]).stdout.split()[-1] == pinned
+
+    bin_dir = recorders(tmp_path)
+    run_sync(project, bin_dir, HF_TOKEN=TOKEN)
+    hf_calls = [c for c in (tmp_path / "calls.log").read_text().splitlines() if c[:2] == "hf"]
+    assert len(hf_calls) == 2
+    for call in hf_calls:
+        args = re.findall(r"\[(.*?)\]", call)
+        proc = subprocess.run(
+            [TOOLS / "hf", *args],
+            cwd=project,
+            env={**os.environ, "HF_TOKEN": TOKEN, "HF_ENDPOINT": "http://127.0.0.1:9"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 1, proc.stdout + proc.stderr  # 2 is a usage error
+        assert "Connection refused" in proc.stderr, proc.stderr
+        assert TOKEN not in proc.stdout + proc.stderr
