@@ -185,6 +185,7 @@ def running_app(python: Path, project: Path, **env: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.unlink()
 
 
 @pytest.fixture(scope="session")

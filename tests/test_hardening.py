@@ -135,7 +135,7 @@ function done(summary, latency, requests)
     latency.max / 1e3))
 end
 """
-THREADS, CONNECTIONS, REQUESTS, WARM_UP = 2, 64, 20_000, 10_000
+THREADS, CONNECTIONS, REQUESTS, WARM_UP = 2, 64, 20_000, 4_000
 
 
 def server_pid(work: Path) -> int:

@@ -154,11 +154,15 @@ def skip_unless_required(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _rendered_tests(python, project, tmp_path, **env):
+def _rendered_tests(python, project, tmp_path, model_tests: str, **env):
+    """The rendered tests that depend on the embedder: the model's own file and test_embedding.py
+    (whose missing-package test stands down when the package is there). The rest of the rendered
+    suite uses the hashing embedder whatever the answer, and runs in test_rendered_project.py."""
     work = tmp_path / "work"
     shutil.copytree(project, work)
+    files = [f"tests/{model_tests}", "tests/test_embedding.py"]
     proc = run(
-        [python, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"],
+        [python, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *files],
         cwd=work,
         env=clean_env(**env),
         timeout=1800,
@@ -174,7 +178,7 @@ def test_the_rendered_tests_load_a_model2vec_model_by_path(render, tmp_path):
         pytest.skip("Python 3.12 is not installed (pyenv install 3.12)")
     project = render(embedder="model2vec", python_version="3.12")
     venv = make_venv(python, tmp_path / "venv", project / "requirements-dev.txt")
-    out = _rendered_tests(venv, project, tmp_path, HF_HUB_OFFLINE="1")
+    out = _rendered_tests(venv, project, tmp_path, "test_model2vec.py", HF_HUB_OFFLINE="1")
     assert "test_model2vec.py" not in out  # no skip reported for it
     listed = run([venv, "-m", "pytest", "--co", "-q"], cwd=project, env=clean_env()).stdout
     assert listed.count("tests/test_model2vec.py::") >= 8
@@ -219,5 +223,6 @@ def test_the_rendered_tests_load_a_sentence_transformers_model_by_path(render, t
         env=clean_env(),
         timeout=1800,
     )
-    out = _rendered_tests(venv, project, tmp_path, HF_HUB_OFFLINE="1")
-    assert "test_sentence_transformers.py" not in out  # not skipped: the model was there
+    model_tests = "test_sentence_transformers.py"
+    out = _rendered_tests(venv, project, tmp_path, model_tests, HF_HUB_OFFLINE="1")
+    assert model_tests not in out  # not skipped: the model was there
