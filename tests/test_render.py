@@ -41,7 +41,12 @@ FAISS_ONLY = [
     "app/corpus.py",
     "data",
 ]
-WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/sync-to-hub.yml"]
+WORKFLOWS = [
+    ".github/workflows/ci.yml",
+    ".github/workflows/sync-to-hub.yml",
+    ".github/workflows/update-template.yml",
+    ".github/update-template.sh",
+]
 
 
 def files(project: Path) -> list[Path]:

@@ -76,7 +76,11 @@ def test_the_regex_manager_captures_every_pin_a_workflow_installs(render):
     (custom,) = config(project)["customManagers"]
     assert custom["customType"] == "regex" and custom["datasourceTemplate"] == "pypi"
     files = matched(custom["managerFilePatterns"], project)
-    assert files == {".github/workflows/ci.yml", ".github/workflows/sync-to-hub.yml"}
+    assert files == {
+        ".github/workflows/ci.yml",
+        ".github/workflows/sync-to-hub.yml",
+        ".github/workflows/update-template.yml",
+    }
     for name in files:
         text = (project / name).read_text()
         captured = [
