@@ -28,9 +28,9 @@ if [ -n "$existing" ]; then
   exit 0
 fi
 
-# Copier leaves the files it could not merge unmerged in git's index: list them, then commit.
-conflicts=$(git diff --name-only --diff-filter=U)
+# The files where Copier left conflict markers: lines that start as check-merge-conflict sees.
 git add --all
+mapfile -t conflicts < <(git grep --files-with-matches '^<<<<<<< ')
 git switch --quiet --create "$branch"
 git commit --quiet --message "Update the template from $before to $after"
 git push --force --quiet origin "HEAD:refs/heads/$branch"
@@ -38,12 +38,12 @@ git push --force --quiet origin "HEAD:refs/heads/$branch"
 title="Update the template to $after"
 body="\`copier update\` from $before to $after of $(answer _src_path)."
 draft=()
-if [ -n "$conflicts" ]; then
-  title="$title: conflicts in $(echo "$conflicts" | wc -l) file(s)"
+if [ "${#conflicts[@]}" -gt 0 ]; then
+  title="$title: conflicts in ${#conflicts[@]} file(s)"
   body="$body
 
 Your edits and the release change the same lines in these files:
-$(echo "$conflicts" | sed 's/.*/- `&`/')
+$(printf -- "- \`%s\`\n" "${conflicts[@]}")
 
 Check out this branch, resolve each \`<<<<<<< before updating\` ... \`>>>>>>> after updating\`
 block, push, then mark this pull request ready for review. Until then the check-merge-conflict
