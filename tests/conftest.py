@@ -46,6 +46,16 @@ MATRIX = [
     for py, embedder in itertools.product(
         [PYTHON_VERSIONS[0], PYTHON_VERSIONS[-1]], ["model2vec", "sentence-transformers"]
     )
+] + [
+    # Dev Mode's tools in the runtime stage, with and without the index.
+    {
+        "python_version": DEFAULT_PYTHON,
+        "use_faiss": faiss,
+        "build_essential": False,
+        "github_actions": True,
+        "dev_mode": True,
+    }
+    for faiss in (True, False)
 ]
 
 
@@ -57,6 +67,7 @@ def matrix_id(answers: dict) -> str:
             *([answers["embedder"]] if answers.get("embedder", "hashing") != "hashing" else []),
             "build" if answers["build_essential"] else "nobuild",
             "gha" if answers["github_actions"] else "nogha",
+            *(["devmode"] if answers.get("dev_mode") else []),
         ]
     )
 

@@ -28,17 +28,21 @@ pytestmark = pytest.mark.slow
 HOME = "/home/user"
 ENGINE = os.environ.get("CONTAINER_ENGINE", "podman")
 UVICORN = "uvicorn app.main:app --host 0.0.0.0 --port $PORT"
-# The images the tests need: (python_version, use_faiss, build_essential, start_command), in
-# the order they are built: two versions at a time, so that no two builds wait on each other.
-MATRIX_BUILDS = [(py, faiss, False, None) for faiss in (True, False) for py in PYTHON_VERSIONS]
+# The images the tests need: (python_version, use_faiss, build_essential, start_command,
+# dev_mode), in the order they are built: two versions at a time, so that no two builds wait on
+# each other.
+MATRIX_BUILDS = [
+    (py, faiss, False, None, False) for faiss in (True, False) for py in PYTHON_VERSIONS
+]
 BUILDS = MATRIX_BUILDS + [
-    (DEFAULT_PYTHON, True, True, None),
-    (DEFAULT_PYTHON, True, False, UVICORN),
+    (DEFAULT_PYTHON, True, True, None, False),
+    (DEFAULT_PYTHON, True, False, UVICORN, False),
+    (DEFAULT_PYTHON, True, False, None, True),
 ]
 MATRIX = pytest.mark.parametrize(
     "python_version, use_faiss",
-    [(py, faiss) for py, faiss, _, _ in MATRIX_BUILDS],
-    ids=[f"py{py}-{'faiss' if faiss else 'nofaiss'}" for py, faiss, _, _ in MATRIX_BUILDS],
+    [key[:2] for key in MATRIX_BUILDS],
+    ids=[f"py{key[0]}-{'faiss' if key[1] else 'nofaiss'}" for key in MATRIX_BUILDS],
 )
 # What a user's working tree holds beside the project: none of it may reach the image.
 LOCAL_STATE = {
@@ -66,7 +70,8 @@ def engine():
 
 @pytest.fixture(scope="session")
 def images(engine, render, tmp_path_factory):
-    """images(python_version, use_faiss, build_essential=False, start_command=None) -> Image.
+    """images(python_version, use_faiss, build_essential=False, start_command=None,
+    dev_mode=False) -> Image.
 
     The first call renders every project of BUILDS and starts their builds, two at a time
     (they wait on the network as much as on the CPU); each call waits for its own.
@@ -75,9 +80,9 @@ def images(engine, render, tmp_path_factory):
     contexts = tmp_path_factory.mktemp("contexts")
 
     def context(key: tuple) -> Path:
-        python_version, use_faiss, build_essential, start_command = key
+        python_version, use_faiss, build_essential, start_command, dev_mode = key
         answers = {"python_version": python_version, "use_faiss": use_faiss}
-        answers["build_essential"] = build_essential
+        answers.update(build_essential=build_essential, dev_mode=dev_mode)
         if start_command:
             answers["start_command"] = start_command
         where = contexts / f"context{len(list(contexts.iterdir()))}"
@@ -97,10 +102,13 @@ def images(engine, render, tmp_path_factory):
     pool = ThreadPoolExecutor(max_workers=2)
     futures: dict[tuple, object] = {}
 
-    def _image(python_version, use_faiss, build_essential=False, start_command=None):
+    def _image(
+        python_version, use_faiss, build_essential=False, start_command=None, dev_mode=False
+    ):
         if not futures:  # render in this thread (Copier), build in the pool
             futures.update({key: pool.submit(build, key, context(key)) for key in BUILDS})
-        return futures[(python_version, use_faiss, build_essential, start_command)].result()
+        key = (python_version, use_faiss, build_essential, start_command, dev_mode)
+        return futures[key].result()
 
     yield _image
     pool.shutdown(cancel_futures=True)
@@ -292,6 +300,97 @@ def test_a_read_only_root_file_system_still_serves(images):
         assert re.search(r"WARNING .*index", logs) and "/tmp/" in logs, logs[-3000:]
 
 
+def test_an_index_on_a_mounted_bucket_is_reused_even_where_the_app_cannot_write(images, tmp_path):
+    # A Storage Bucket mounted at /data keeps the index across restarts (INDEX_DIR=/data/index).
+    image = images(DEFAULT_PYTHON, True)
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    os.chown(bucket, 1000, 1000)
+    on_bucket = {"env": {"INDEX_DIR": "/data/index"}, "extra": ["-v", f"{bucket}:/data"]}
+    with started(image, publish=app_port(image), **on_bucket) as box:
+        wait_until_serving(box)
+        assert "Built the index in /data/index" in box.logs(), box.logs()[-3000:]
+    # Mounted from elsewhere, owned by another user: the app may read it but not write it.
+    for path in [bucket, *bucket.rglob("*")]:
+        os.chown(path, 0, 0)
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    with started(image, publish=app_port(image), **on_bucket) as box:
+        wait_until_serving(box)
+        logs = box.logs()
+        assert "Loaded the index in /data/index" in logs and "Built" not in logs, logs[-3000:]
+        assert httpx.get(box.url("/api/search"), params={"q": "docker"}).json()["results"]
+    # Stale there (other chunking) and not writable: built in the user's cache, with a warning.
+    on_bucket["env"]["CHUNK_SIZE"] = "60"
+    with started(image, publish=app_port(image), **on_bucket) as box:
+        wait_until_serving(box)
+        logs = box.logs()
+        assert "Cannot write the index to /data/index" in logs, logs[-3000:]
+        assert f"Built the index in {HOME}/.cache/" in logs, logs[-3000:]
+
+
+def test_a_dev_mode_image_has_its_tools_and_the_code_in_app(images, record_property):
+    image, plain = images(DEFAULT_PYTHON, True, dev_mode=True), images(DEFAULT_PYTHON, True)
+    assert image.workdir == "/app" and image.user == "1000"
+    script = (
+        "for tool in bash curl wget ps git git-lfs; do command -v $tool >/dev/null || echo no"
+        " $tool; done; git lfs version >/dev/null && echo lfs; stat -c %u /app /app/app"
+        " /app/start_with_index.py; touch /app/probe && echo writable"
+    )
+    probe = image.probe(["bash", "-c", script])
+    assert probe.stdout.split() == ["lfs", "1000", "1000", "1000", "writable"], probe
+    with started(image, publish=app_port(image)) as box:
+        wait_until_serving(box)
+        assert httpx.get(box.url("/api/search"), params={"q": "docker"}).json()["results"]
+        assert box.stop()[0] == 0, box.logs()
+        assert "A /app/index" in box.changes()
+    cost = (image.size - plain.size) / 1e6
+    record_property("dev_mode_image_mb", round(cost, 1))
+    print(f"\nDev Mode's tools add {cost:.1f} MB to the image ({plain.size / 1e6:.1f} MB)")
+
+
+# A model2vec model with a few words, made and saved by the image's own model2vec.
+MAKE_MODEL = """
+import numpy as np
+from model2vec import StaticModel
+from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
+from tokenizers.normalizers import Lowercase
+from tokenizers.pre_tokenizers import Whitespace
+
+words = "[UNK] docker container image layer faiss vector search index".split()
+tokenizer = Tokenizer(WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+tokenizer.normalizer, tokenizer.pre_tokenizer = Lowercase(), Whitespace()
+vectors = np.eye(len(words), 16, dtype="float32")  # a direction per word: "docker" finds docker
+StaticModel(vectors=vectors, tokenizer=tokenizer, normalize=True).save_pretrained("/out/tiny")
+"""
+
+
+def test_a_model_folder_in_the_repository_is_copied_into_the_image(
+    engine, images, render, tmp_path
+):
+    images(DEFAULT_PYTHON, True)  # the stand-in base is there once the builds have started
+    context = tmp_path / "context"
+    shutil.copytree(render(embedder="model2vec", embedding_model="./models/tiny"), context)
+    missing = engine.build(context)
+    # Without the folder the Space stops at once, with a line that names it.
+    with started(missing) as box:
+        assert box.wait(120) == 1, box.logs()
+        assert "Cannot load the model2vec model './models/tiny': no such folder" in box.logs()
+    models = context / "models"
+    models.mkdir()
+    os.chown(models, 1000, 1000)
+    with started(
+        missing, command=["python", "-c", MAKE_MODEL], extra=["-v", f"{models}:/out"]
+    ) as box:
+        assert box.wait(120) == 0, box.logs()
+    image = engine.build(context)  # with models/tiny, as a user commits it
+    with started(image, publish=app_port(image)) as box:
+        wait_until_serving(box)
+        health = httpx.get(box.url("/api/health")).json()
+        assert (health["embedder"], health["model"]) == ("model2vec", "./models/tiny"), health
+        assert httpx.get(box.url("/api/search"), params={"q": "docker"}).json()["results"]
+
+
 # ---- what a Space's Variables and answers can change ------------------------------------------
 
 
@@ -317,7 +416,7 @@ def test_a_cmd_exec_variable_replaces_the_start_command(images):
 
 def test_uvicorns_own_command_serves_the_app(images):
     # The start command of Hugging Face's FastAPI examples, with the port from $PORT.
-    image = images(DEFAULT_PYTHON, True, False, UVICORN)
+    image = images(DEFAULT_PYTHON, True, start_command=UVICORN)
     assert image.env["CMD_EXEC"] == UVICORN
     with started(image, publish=app_port(image)) as box:
         wait_until_serving(box)

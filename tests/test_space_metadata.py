@@ -10,6 +10,7 @@ Allowed values as Hugging Face documents them:
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -92,6 +93,9 @@ def check_space_card(meta: dict) -> None:
     assert isinstance(meta["short_description"], str)
     assert len(meta["short_description"]) <= SHORT_DESCRIPTION_MAX, meta["short_description"]
     assert isinstance(meta["emoji"], str) and is_single_emoji(meta["emoji"]), meta["emoji"]
+    # "Set a custom startup timeout ... Default: 30m": a number with m or h (hub-docs).
+    if "startup_duration_timeout" in meta:
+        assert re.fullmatch(r"[1-9][0-9]*[mh]", meta["startup_duration_timeout"]), meta
     assert isinstance(meta.get("pinned", False), bool)
 
 
@@ -115,6 +119,10 @@ def test_every_rendered_readme_is_a_valid_docker_space_card(render, answers):
     meta = front_matter(render(**answers))
     check_space_card(meta)
     assert meta["app_port"] == 7860  # the default answer, and Hugging Face's default
+    # The first start builds the index: the timeout that stops it is in plain sight.
+    timeout = {"hashing": "30m", "model2vec": "30m", "sentence-transformers": "1h"}
+    expected = timeout[answers.get("embedder", "hashing")] if answers["use_faiss"] else None
+    assert meta.get("startup_duration_timeout") == expected
 
 
 ODD_ANSWERS = [
