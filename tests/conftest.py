@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import os
 import shutil
@@ -33,9 +34,10 @@ MATRIX = [
     for py, faiss, build, gha in itertools.product(
         PYTHON_VERSIONS, [True, False], [True, False], [True, False]
     )
-] + [
-    # The embedders that load a model: their requirements, README front matter, settings and
-    # tests, linted for the oldest and the newest Python (ruff's target follows the version).
+]
+# The embedders that load a model: their requirements, README front matter, settings and
+# tests, linted for the oldest and the newest Python (ruff's target follows the version).
+MATRIX += [
     {
         "python_version": py,
         "use_faiss": True,
@@ -46,8 +48,9 @@ MATRIX = [
     for py, embedder in itertools.product(
         [PYTHON_VERSIONS[0], PYTHON_VERSIONS[-1]], ["model2vec", "sentence-transformers"]
     )
-] + [
-    # Dev Mode's tools in the runtime stage, with and without the index.
+]
+# Dev Mode's tools in the runtime stage, with and without the index.
+MATRIX += [
     {
         "python_version": DEFAULT_PYTHON,
         "use_faiss": faiss,
@@ -145,7 +148,9 @@ def make_venv(python: Path, where: Path, requirements: Path) -> Path:
     run([python, "-m", "venv", where])
     venv_python = where / "bin" / "python"
     run(
-        [venv_python, "-m", "pip", "install", "--quiet", "-r", requirements],
+        # --no-compile: no .pyc for every module of every package (torch's alone take a minute);
+        # Python compiles what the tests import.
+        [venv_python, "-m", "pip", "install", "--quiet", "--no-compile", "-r", requirements],
         env=clean_env(),
         timeout=1500,
     )
@@ -205,13 +210,23 @@ def project_venvs(render, tmp_path_factory):
     python = python_for(DEFAULT_PYTHON)
     if python is None:
         pytest.skip(f"Python {DEFAULT_PYTHON} is not installed (pyenv install {DEFAULT_PYTHON})")
+    # pytest-xdist's workers (make test runs two) share these: each has its own basetemp, in one
+    # folder of the run. The first worker to need a venv makes it; the other waits for it.
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     venvs = {}
 
     def _venv(use_faiss: bool):
         if use_faiss not in venvs:
             project = render(use_faiss=use_faiss)
-            where = tmp_path_factory.mktemp("venv-faiss" if use_faiss else "venv-nofaiss")
-            venvs[use_faiss] = (project, make_venv(python, where, project / "requirements-dev.txt"))
+            where = shared / ("venv-faiss" if use_faiss else "venv-nofaiss")
+            with open(f"{where}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not (where / "made").exists():
+                    shutil.rmtree(where, ignore_errors=True)
+                    make_venv(python, where, project / "requirements-dev.txt")
+                    (where / "made").touch()
+            venvs[use_faiss] = (project, where / "bin" / "python")
         return venvs[use_faiss]
 
     return _venv

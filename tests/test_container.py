@@ -36,9 +36,9 @@ MATRIX_BUILDS = [
 ]
 BUILDS = MATRIX_BUILDS + [
     (DEFAULT_PYTHON, True, True, None, False),
-    (DEFAULT_PYTHON, True, False, UVICORN, False),
-    (DEFAULT_PYTHON, True, False, None, True),
+    (DEFAULT_PYTHON, True, False, UVICORN, True),  # uvicorn's command, and Dev Mode's tools
 ]
+VARIANT = {"start_command": UVICORN, "dev_mode": True}
 MATRIX = pytest.mark.parametrize(
     "python_version, use_faiss",
     [key[:2] for key in MATRIX_BUILDS],
@@ -329,7 +329,7 @@ def test_an_index_on_a_mounted_bucket_is_reused_even_where_the_app_cannot_write(
 
 
 def test_a_dev_mode_image_has_its_tools_and_the_code_in_app(images, record_property):
-    image, plain = images(DEFAULT_PYTHON, True, dev_mode=True), images(DEFAULT_PYTHON, True)
+    image, plain = images(DEFAULT_PYTHON, True, **VARIANT), images(DEFAULT_PYTHON, True)
     assert image.workdir == "/app" and image.user == "1000"
     script = (
         "for tool in bash curl wget ps git git-lfs; do command -v $tool >/dev/null || echo no"
@@ -416,7 +416,7 @@ def test_a_cmd_exec_variable_replaces_the_start_command(images):
 
 def test_uvicorns_own_command_serves_the_app(images):
     # The start command of Hugging Face's FastAPI examples, with the port from $PORT.
-    image = images(DEFAULT_PYTHON, True, start_command=UVICORN)
+    image = images(DEFAULT_PYTHON, True, **VARIANT)
     assert image.env["CMD_EXEC"] == UVICORN
     with started(image, publish=app_port(image)) as box:
         wait_until_serving(box)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import MATRIX, matrix_id
 
-JINJA_LEFT = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
+JINJA_LEFT = re.compile(r"(?<!\$)\{\{|\{%|%\}|(?<!\$)\{#")  # (not ${{ }} of GitHub, ${#x} of bash)
 ALWAYS = [
     "README.md",
     "Dockerfile",
@@ -132,7 +132,9 @@ def test_build_essential_only_in_the_builder_and_only_when_asked(combo):
     builder, runtime = dockerfile.split("FROM python:${PYTHON_VERSION}-slim-trixie\n")
     assert ("build-essential" in builder) == answers["build_essential"]
     assert "build-essential" not in runtime
-    assert "apt-get" not in runtime
+    # The runtime stage installs packages only for Dev Mode, and never a compiler.
+    assert ("apt-get" in runtime) == answers.get("dev_mode", False)
+    assert not re.search(r"\b(gcc|g\+\+|make|build-essential)\b", runtime)
 
 
 def test_github_expressions_survive_rendering(render):

