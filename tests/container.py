@@ -10,11 +10,12 @@ reachable here, so podman's base images are the stand-ins of tests/base_image.py
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -133,8 +134,9 @@ class Container:
         proc = self.engine("logs", self.id, check=False)
         return proc.stdout + proc.stderr
 
-    def state(self, field: str) -> str:
-        return self.engine("inspect", "--format", f"{{{{.State.{field}}}}}", self.id).stdout.strip()
+    def state(self, field: str, how: str = "") -> str:
+        template = f"{{{{{how} .State.{field}}}}}"
+        return self.engine("inspect", "--format", template, self.id).stdout.strip()
 
     def running(self) -> bool:
         return self.state("Running") == "true"
@@ -150,10 +152,16 @@ class Container:
         return int(self.engine("wait", self.id, timeout=timeout).stdout.strip())
 
     def stop(self, timeout: int = 10) -> tuple[int, float]:
-        """SIGTERM, as stopping a Space sends; (exit code, seconds it took)."""
-        start = time.monotonic()
+        """SIGTERM, as stopping a Space sends; (exit code, seconds until the app had exited).
+
+        The seconds are the engine's record of the exit, not how long `stop` took: its own
+        cleanup after the exit takes seconds more on a busy machine."""
+        sent = datetime.datetime.now(datetime.UTC)
         self.engine("stop", "--time", str(timeout), self.id, timeout=timeout + 60)
-        return int(self.state("ExitCode")), time.monotonic() - start
+        finished = json.loads(self.state("FinishedAt", "json"))
+        finished = re.sub(r"(\.\d{6})\d*", r"\1", finished).replace("Z", "+00:00")
+        seconds = (datetime.datetime.fromisoformat(finished) - sent).total_seconds()
+        return int(self.state("ExitCode")), max(seconds, 0.0)
 
     def changes(self) -> list[str]:
         """`diff` against the image: lines like "A /home/user/app/index"."""
