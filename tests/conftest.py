@@ -127,6 +127,18 @@ def clean_env(**extra: str) -> dict:
     return env
 
 
+def git(repo: Path, *args: str) -> str:
+    return run(["git", *args], cwd=repo).stdout
+
+
+@pytest.fixture
+def git_identity(monkeypatch):
+    """Commits by the tests' own author, whatever the machine's git config says."""
+    for who in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
+        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
+
+
 @pytest.fixture(scope="session")
 def render(copie_session):
     """render(**answers) -> Path of a project rendered from this checkout; cached per answers."""

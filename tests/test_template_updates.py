@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE, TOOLS, run
+from conftest import TEMPLATE, TOOLS, git, run
+
+pytestmark = pytest.mark.usefixtures("git_identity")
 
 SCRIPT = ".github/update-template.sh"
 BRANCH = "template-update/v0.2.0"
@@ -31,17 +33,6 @@ with (here / "gh-calls.jsonl").open("a") as log:
 if sys.argv[1:3] == ["pr", "list"] and (here / "pr-list.out").exists():
     print((here / "pr-list.out").read_text(), end="")
 """
-
-
-@pytest.fixture(autouse=True)
-def git_identity(monkeypatch):
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
-
-
-def git(repo: Path, *args: str) -> str:
-    return run(["git", *args], cwd=repo).stdout
 
 
 class Space:

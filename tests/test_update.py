@@ -14,24 +14,9 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from conftest import TEMPLATE, TOOLS, run
+from conftest import TEMPLATE, TOOLS, git
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-}
-
-
-@pytest.fixture(autouse=True)
-def git_identity(monkeypatch):
-    for key, value in GIT_ENV.items():
-        monkeypatch.setenv(key, value)
-
-
-def git(repo: Path, *args: str) -> str:
-    return run(["git", *args], cwd=repo).stdout
+pytestmark = pytest.mark.usefixtures("git_identity")
 
 
 class TemplateRepo:
