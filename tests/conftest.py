@@ -49,6 +49,18 @@ MATRIX += [
         [PYTHON_VERSIONS[0], PYTHON_VERSIONS[-1]], ["model2vec", "sentence-transformers"]
     )
 ]
+# The answer step (with the index): its module, settings, requirement, page and tests, linted for
+# the oldest and the newest Python.
+MATRIX += [
+    {
+        "python_version": py,
+        "use_faiss": True,
+        "build_essential": False,
+        "github_actions": True,
+        "answers": True,
+    }
+    for py in (PYTHON_VERSIONS[0], PYTHON_VERSIONS[-1])
+]
 # Dev Mode's tools in the runtime stage, with and without the index.
 MATRIX += [
     {
@@ -70,6 +82,7 @@ def matrix_id(answers: dict) -> str:
             *([answers["embedder"]] if answers.get("embedder", "hashing") != "hashing" else []),
             "build" if answers["build_essential"] else "nobuild",
             "gha" if answers["github_actions"] else "nogha",
+            *(["answers"] if answers.get("answers") else []),
             *(["devmode"] if answers.get("dev_mode") else []),
         ]
     )
@@ -230,7 +243,7 @@ def project_venvs(render, tmp_path_factory):
 
     def _venv(use_faiss: bool):
         if use_faiss not in venvs:
-            project = render(use_faiss=use_faiss)
+            project = render(use_faiss=True, answers=True) if use_faiss else render(use_faiss=False)
             where = shared / ("venv-faiss" if use_faiss else "venv-nofaiss")
             with open(f"{where}.lock", "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)

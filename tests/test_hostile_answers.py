@@ -73,3 +73,27 @@ def test_hostile_text_is_kept_exactly_and_escaped_everywhere(render, name):
 
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["project_name"] == name
+
+
+# The base URL validator allows what URLs hold ($, %, &, #, ?, braces); none of it may break
+# the rendered Python or .env.example, nor be read as Jinja.
+HOSTILE_BASE_URL = "https://example.org/{{7*7}}{%raw%}/%7B${HOME}?a=1&b=2#frag"
+
+
+def class_field_default(source: str, name: str):
+    """The default of a pydantic Field(...) in a class body: its first argument."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == name:
+            return ast.literal_eval(node.value.args[0])
+    raise AssertionError(f"{name} not declared")
+
+
+def test_a_hostile_base_url_is_kept_exactly_in_the_settings_and_env_example(render):
+    project = render(answers=True, chat_base_url=HOSTILE_BASE_URL)
+    settings = (project / "app/settings.py").read_text()
+    assert class_field_default(settings, "chat_base_url") == HOSTILE_BASE_URL
+    run([TOOLS / "ruff", "check", "--no-cache", "app/settings.py"], cwd=project)
+    assert f"CHAT_BASE_URL={HOSTILE_BASE_URL}\n" in (project / ".env.example").read_text()
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["chat_base_url"] == (
+        HOSTILE_BASE_URL
+    )

@@ -40,6 +40,36 @@ BAD_ANSWERS = [
     ("start_command", 'python -c "x"', "without double quotes"),
 ]
 
+# Asked only with answers on (and use_faiss, its default).
+ANSWER_STEP = {"answers": True}
+BAD_ANSWER_STEP = [
+    ("chat_model", "gpt-oss-120b", "a Hugging Face Hub id such as openai/gpt-oss-120b"),
+    ("chat_model", "", "a Hugging Face Hub id"),
+    ("chat_model", "openai/gpt oss", "a Hugging Face Hub id"),
+    ("chat_model", "a/b/c", "one '/'"),
+    ("chat_model", "openai/gpt-oss-120b:", "':fastest', ':cheapest', ':preferred'"),
+    ("chat_model", "openai/gpt-oss-120b:Fastest", "lower-case letters, digits and '-'"),
+    ("chat_model", "openai/gpt-oss-120b:groq:fastest", "':<provider>'"),
+    ("chat_model", 'openai/"quoted"', "a Hugging Face Hub id"),
+    ("chat_base_url", "router.huggingface.co/v1", "an http:// or https:// URL"),
+    ("chat_base_url", "ftp://example.org/v1", "an http:// or https:// URL"),
+    ("chat_base_url", "https://", "an http:// or https:// URL"),
+    ("chat_base_url", "https://example.org/v 1", "without spaces, quotes or backslashes"),
+    ("chat_base_url", 'https://example.org/"v1"', "without spaces, quotes or backslashes"),
+    ("chat_base_url", "", "such as https://router.huggingface.co/v1"),
+]
+GOOD_ANSWER_STEP = [
+    ("chat_model", "openai/gpt-oss-120b:fastest"),
+    ("chat_model", "openai/gpt-oss-120b:cheapest"),
+    ("chat_model", "openai/gpt-oss-120b:preferred"),
+    ("chat_model", "moonshotai/Kimi-K2-Instruct-0905:groq"),
+    ("chat_model", "deepseek-ai/DeepSeek-R1-0528:fireworks-ai"),
+    ("chat_model", "Qwen/Qwen2.5-7B-Instruct"),
+    ("chat_base_url", "http://localhost:8000/v1"),
+    ("chat_base_url", "https://api.example.org/openai/v1"),
+    ("chat_base_url", "http://127.0.0.1:11434/v1"),
+]
+
 GOOD_ANSWERS = [
     ("project_name", "Ünïcode Space ✨"),
     ("space_slug", "A_b.c-9"),
@@ -75,6 +105,40 @@ def test_a_bad_answer_is_refused_with_what_is_allowed_and_nothing_is_written(
         copy(tmp_path, **{question: answer})
     assert message in str(refused.value)
     assert not (tmp_path / "project").exists()
+
+
+@pytest.mark.parametrize(("question", "answer", "message"), BAD_ANSWER_STEP)
+def test_a_bad_answer_step_answer_is_refused_and_nothing_is_written(
+    tmp_path, question, answer, message
+):
+    with pytest.raises(ValueError, match=question) as refused:
+        copy(tmp_path, **ANSWER_STEP, **{question: answer})
+    assert message in str(refused.value)
+    assert not (tmp_path / "project").exists()
+
+
+@pytest.mark.parametrize(("question", "answer"), GOOD_ANSWER_STEP)
+def test_a_good_answer_step_answer_renders_and_feeds_the_settings(tmp_path, question, answer):
+    project = copy(tmp_path, **ANSWER_STEP, **{question: answer})
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers[question] == answer
+    assert f"{question.upper()}={answer}\n" in (project / ".env.example").read_text()
+    assert f'"{answer}"' in (project / "app/settings.py").read_text()
+
+
+def test_the_answer_step_is_asked_only_with_the_search_index(tmp_path):
+    """Without use_faiss there is nothing to answer from: answers, chat_model and chat_base_url
+    are not asked, and answers=true given anyway adds nothing (Copier still passes it on)."""
+    project = copy(tmp_path, use_faiss=False, answers=True)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert {"answers", "chat_model", "chat_base_url"}.isdisjoint(answers)
+    assert not (project / "app/answers.py").exists()
+    assert "openai" not in (project / "requirements.txt").read_text()
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            text = path.read_text().lower()
+            assert "chat_model" not in text and "api/answer" not in text, path
+    assert ".modes" not in (project / "public/style.css").read_text()
 
 
 @pytest.mark.parametrize(("question", "answer"), GOOD_ANSWERS)

@@ -41,6 +41,10 @@ FAISS_ONLY = [
     "app/corpus.py",
     "data",
 ]
+ANSWERS_ONLY = [
+    "app/answers.py",
+    "tests/test_answers.py",
+]
 WORKFLOWS = [
     ".github/workflows/ci.yml",
     ".github/workflows/sync-to-hub.yml",
@@ -89,12 +93,16 @@ def test_files_are_present_or_absent_as_the_answers_say(combo):
         assert (project / name).exists(), name
     for name in FAISS_ONLY:
         assert (project / name).exists() == answers["use_faiss"], name
+    answer_step = answers["use_faiss"] and answers.get("answers", False)
+    for name in ANSWERS_ONLY:
+        assert (project / name).exists() == answer_step, name
     for name in WORKFLOWS:
         assert (project / name).exists() == answers["github_actions"], name
     if not answers["github_actions"]:
         assert not (project / ".github").exists()
     requirements = (project / "requirements.txt").read_text()
     assert ("faiss-cpu==" in requirements) == answers["use_faiss"]
+    assert ("openai==" in requirements) == answer_step
     if not answers["use_faiss"]:
         for path in project.rglob("*.py"):
             assert "faiss" not in path.read_text().lower(), path

@@ -97,6 +97,9 @@ def check_space_card(meta: dict) -> None:
     if "startup_duration_timeout" in meta:
         assert re.fullmatch(r"[1-9][0-9]*[mh]", meta["startup_duration_timeout"]), meta
     assert isinstance(meta.get("pinned", False), bool)
+    # "models: HF model IDs (like openai-community/gpt2 ...) used in the Space" (hub-docs).
+    for model in meta.get("models", []):
+        assert re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", model), model
 
 
 def test_the_emoji_check_knows_one_emoji_from_others():
@@ -123,6 +126,18 @@ def test_every_rendered_readme_is_a_valid_docker_space_card(render, answers):
     timeout = {"hashing": "30m", "model2vec": "30m", "sentence-transformers": "1h"}
     expected = timeout[answers.get("embedder", "hashing")] if answers["use_faiss"] else None
     assert meta.get("startup_duration_timeout") == expected
+    answer_step = answers["use_faiss"] and answers.get("answers", False)
+    assert meta.get("models") == (["openai/gpt-oss-120b"] if answer_step else None)
+
+
+@pytest.mark.parametrize(
+    "chat_model",
+    ["Qwen/Qwen2.5-7B-Instruct", "openai/gpt-oss-120b:cheapest", "deepseek-ai/DeepSeek-R1:novita"],
+)
+def test_the_card_links_the_chat_model_without_its_provider_suffix(render, chat_model):
+    meta = front_matter(render(answers=True, chat_model=chat_model))
+    check_space_card(meta)
+    assert meta["models"] == [chat_model.split(":")[0]]
 
 
 ODD_ANSWERS = [
