@@ -97,22 +97,16 @@ def copy(tmp_path, **data):
     return dst
 
 
-@pytest.mark.parametrize(("question", "answer", "message"), BAD_ANSWERS)
+# (question, answer, message, the answers that make Copier ask that question)
+REFUSALS = [(*bad, {}) for bad in BAD_ANSWERS] + [(*bad, ANSWER_STEP) for bad in BAD_ANSWER_STEP]
+
+
+@pytest.mark.parametrize(("question", "answer", "message", "asked_with"), REFUSALS)
 def test_a_bad_answer_is_refused_with_what_is_allowed_and_nothing_is_written(
-    tmp_path, question, answer, message
+    tmp_path, question, answer, message, asked_with
 ):
     with pytest.raises(ValueError, match=question) as refused:
-        copy(tmp_path, **{question: answer})
-    assert message in str(refused.value)
-    assert not (tmp_path / "project").exists()
-
-
-@pytest.mark.parametrize(("question", "answer", "message"), BAD_ANSWER_STEP)
-def test_a_bad_answer_step_answer_is_refused_and_nothing_is_written(
-    tmp_path, question, answer, message
-):
-    with pytest.raises(ValueError, match=question) as refused:
-        copy(tmp_path, **ANSWER_STEP, **{question: answer})
+        copy(tmp_path, **asked_with, **{question: answer})
     assert message in str(refused.value)
     assert not (tmp_path / "project").exists()
 
