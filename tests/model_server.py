@@ -1,0 +1,69 @@
+"""A real OpenAI-compatible chat server on loopback: `transformers serve` of the tiny model
+(tests/tiny_model.py), pinned to it: it answers to that model's path and no other name."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+TINY_MODEL = Path(__file__).with_name("tiny_model.py")
+
+
+@dataclass
+class ChatServer:
+    """`transformers serve` of `model` (forced: it answers to no other name) on loopback."""
+
+    python: Path  # of the torch venv
+    model: Path
+    port: int
+    proc: subprocess.Popen | None = None
+    log: Path | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> None:
+        """Start the server; return when it is up (about 8 s: torch and the model load)."""
+        serve = self.python.parent / "transformers"
+        self.log = self.model.parent / f"server-{self.port}.log"
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [serve, "serve", self.model, "--host", "127.0.0.1", "--port", str(self.port)]
+                + ["--device", "cpu", "--format", "quiet"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={
+                    "PATH": "/usr/bin:/bin",
+                    "HF_HUB_OFFLINE": "1",
+                    "HOME": str(self.model.parent),
+                },
+            )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.base_url + "/models", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise AssertionError(f"transformers serve did not start:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+    def chat(self, question: str, **body) -> httpx.Response:
+        """The server's own answer to one user message, called directly (not streamed)."""
+        messages = [{"role": "user", "content": question}]
+        body = {"model": str(self.model), "messages": messages, **body}
+        return httpx.post(self.base_url + "/chat/completions", json=body, timeout=120)
