@@ -2,7 +2,8 @@
 
 Debian's Chromium (`apt-get install chromium`), driven by Playwright from PyPI with
 `executable_path` (no browser download), loads the rendered app started for real with
-`python start_with_index.py`, with and without use_faiss. Every page a test opens is watched:
+`python start_with_index.py`, with and without use_faiss, and with answers from the real model
+server of conftest.chat_server (Ask mode). Every page a test opens is watched:
 console errors, uncaught exceptions, failed requests, HTTP errors and requests to anywhere but
 the app fail the test, except the failures a test provokes on purpose.
 
@@ -14,16 +15,18 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
+import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TEMPLATE, running_app
+from conftest import TEMPLATE, connections_to, running_app, wait_until
 
 # CHROMIUM: another Chromium-based browser (Google Chrome on a runner without Debian's build).
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -582,3 +585,167 @@ def test_the_page_works_inside_a_space_iframe(site, open_page, embedding_origin)
         expect(frame.locator("#results mark").first).to_be_visible()
     else:
         expect(frame.locator("#answer")).to_have_text("Hello, world!")
+
+
+# ---- Ask (use_faiss with answers): a streamed answer from the real model server --------------
+
+# The tiny model writes until the limit: long enough that Stop can be pressed mid-answer.
+ASK_TOKENS = 2000
+QUESTION = "Zanzibar notes: what are they?"
+
+
+@pytest.fixture(scope="module")
+def ask_site(browser, render, project_venvs, chat_server, tmp_path_factory):
+    """The answers app over the sample data and the markup document, answering with the tiny
+    model of conftest.chat_server."""
+    tmp = tmp_path_factory.mktemp("browser-answers")
+    answers = {"use_faiss": True, "answers": True, **ANSWERS}
+    data = tmp / "data"
+    shutil.copytree(render(**answers) / "data", data)
+    (data / "markup.md").write_text(MARKUP_DOCUMENT, encoding="utf-8")
+    shutil.copytree(render(**answers), tmp / "project")
+    _, python = project_venvs(True)
+    env = {
+        "DATA_DIR": str(data),
+        "INDEX_DIR": str(tmp / "index"),
+        "HF_TOKEN": "hf_test_token",
+        "CHAT_BASE_URL": chat_server.base_url,
+        "CHAT_MODEL": str(chat_server.model),
+        "ANSWER_MAX_TOKENS": str(ASK_TOKENS),
+        "ANSWER_TIMEOUT": "5",
+    }
+    with running_app(python, tmp / "project", **env) as url:
+        yield Site(url=url, use_faiss=True)
+
+
+def ask(page, question: str) -> None:
+    page.check("#mode-ask")
+    page.fill("#q", question)
+    page.press("#q", "Enter")
+
+
+def streamed(base_url: str, question: str) -> tuple[list[dict], str]:
+    """The passages and the answer's text that the API streams for `question`."""
+    passages, text = [], ""
+    with httpx.stream(
+        "POST", base_url + "/api/answer", json={"question": question}, timeout=120
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                data = json.loads(line[len("data: ") :])
+                passages = data.get("passages", passages)
+                text += data.get("text", "")
+    return passages, text
+
+
+def test_ask_streams_the_answer_as_text_with_citations_linked_to_its_passages(ask_site, open_page):
+    passages, text = streamed(ask_site.url, QUESTION)
+    page, watch = open_page(ask_site)
+    ask(page, QUESTION)
+    expect(page.locator("#stop")).to_be_visible()
+    status = page.locator("#status")
+    expect(status).to_contain_text("It was cut at its maximum length.", timeout=60_000)
+    expect(page.locator("#stop")).to_be_hidden()
+    # The same words as the API's, as text: the model's markup is shown, never run.
+    reply = page.locator("#answer-text")
+    assert reply.text_content() == text
+    assert "<" in text and page.locator("#answer-text *:not(a)").count() == 0
+    # Each [n] that names a shown passage links to it; the passages are the API's, numbered.
+    items = page.locator("#results > li")
+    expect(items).to_have_count(len(passages))
+    for item, passage in zip(items.all(), passages, strict=True):
+        assert item.get_attribute("id") == f"passage-{passage['n']}"
+        expect(item.locator("h2")).to_have_text(f"[{passage['n']}] {passage['title']}")
+    cited = [int(n) for n in re.findall(r"\[(\d+)\]", text) if 1 <= int(n) <= len(passages)]
+    links = reply.locator("a")
+    assert cited and links.count() == len(cited), (cited, text[:300])
+    assert [links.nth(i).get_attribute("href") for i in range(len(cited))] == [
+        f"#passage-{n}" for n in cited
+    ]
+    links.first.click()
+    assert page.evaluate("location.hash") == f"#passage-{cited[0]}"
+    expect(page.locator(f"#passage-{cited[0]}")).to_be_in_viewport()
+    assert page.evaluate("window.__ran") is None and watch.dialogs == []
+
+
+def test_stop_ends_the_answer_keeps_its_text_and_the_keyboard_in_the_field(
+    ask_site, open_page, chat_server
+):
+    page, watch = open_page(ask_site)
+    ask(page, QUESTION)
+    reply = page.locator("#answer-text")
+    expect(reply).not_to_have_text("")
+    watch.provoke("/api/answer")  # Stop aborts the request: Chromium counts it as failed
+    page.click("#stop")
+    expect(page.locator("#status")).to_have_text("Stopped.")
+    expect(page.locator("#stop")).to_be_hidden()
+    assert page.evaluate("document.activeElement.id") == "q"
+    written = reply.text_content()
+    assert 0 < len(written) < len(streamed(ask_site.url, QUESTION)[1])
+    # The app has closed its request to the model: nobody pays for the rest.
+    assert wait_until(lambda: connections_to(chat_server.port) == 0)
+    assert reply.text_content() == written
+    page.press("#q", "Enter")  # and the next question is answered
+    expect(page.locator("#status")).to_contain_text("Answered in", timeout=60_000)
+
+
+def test_a_model_server_that_stalls_shows_the_timeout_message(ask_site, open_page, chat_server):
+    page, _ = open_page(ask_site)
+    os.kill(chat_server.proc.pid, signal.SIGSTOP)
+    try:
+        ask(page, QUESTION)
+        expect(page.locator("#results > li").first).to_be_visible()  # the passages came first
+        expect(page.locator("#status")).to_have_text(
+            f"The model server at {chat_server.base_url} did not answer within 5 s "
+            "(ANSWER_TIMEOUT).",
+            timeout=30_000,
+        )
+    finally:
+        os.kill(chat_server.proc.pid, signal.SIGCONT)
+    expect(page.locator("#stop")).to_be_hidden()
+    assert page.locator("#answer").is_hidden()
+
+
+def test_without_a_token_ask_says_how_to_add_the_secret_and_search_still_works(
+    browser, render, project_venvs, open_page, tmp_path
+):
+    project = tmp_path / "project"
+    shutil.copytree(render(use_faiss=True, answers=True, **ANSWERS), project)
+    _, python = project_venvs(True)
+    with running_app(python, project, INDEX_DIR=str(tmp_path / "index")) as url:
+        site = Site(url=url, use_faiss=True)
+        page, watch = open_page(site)
+        page.check("#mode-ask")
+        expect(page.locator("#status")).to_contain_text("as the secret HF_TOKEN")
+        expect(page.locator("label[for=q]")).to_have_text("Ask the documents")
+        watch.provoke("/api/answer")  # a 503: answers are off
+        ask(page, "How is the index rebuilt?")
+        expect(page.locator("#status")).to_contain_text("No answer: Answers are off")
+        page.check("#mode-search")
+        search(page, "docker image")
+        check_results(page, "docker image", url)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_ask_is_usable_by_keyboard_and_on_a_phone(ask_site, open_page, viewport):
+    page, _ = open_page(ask_site, viewport=viewport)
+    focused = "document.activeElement.id"
+    page.keyboard.press("Tab")
+    assert page.evaluate(focused) == "mode-search"
+    page.keyboard.press("ArrowRight")  # a radio group: arrows choose
+    assert page.evaluate(focused) == "mode-ask"
+    expect(page.locator("#mode-ask")).to_be_checked()
+    expect(page.locator("button[type=submit]")).to_have_text("Ask")
+    page.keyboard.press("Tab")
+    assert page.evaluate(focused) == "q"
+    page.keyboard.type(QUESTION)
+    page.keyboard.press("Enter")
+    expect(page.locator("#status")).to_contain_text("Answered in", timeout=60_000)
+    width = viewport["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, "horizontal scroll"
+    for selector in ("#q", "button[type=submit]", "#answer", "#results > li >> nth=0"):
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    name = "phone" if viewport == PHONE else "desktop"
+    page.screenshot(path=SCREENSHOTS / f"answers-{name}.png")  # (the 2000-token answer: not all)
