@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import answers
 import image
 import render
 import scale
@@ -66,6 +67,7 @@ def main() -> int:
         ("start-up", startup),
         ("scale", scale),
         ("image", image),
+        ("answers", answers),
     ]:
         print(f"... {name}", file=sys.stderr, flush=True)
         rows += module.measure()

@@ -21,6 +21,7 @@ class ChatServer:
     python: Path  # of the torch venv
     model: Path
     port: int
+    cpu: int | None = None  # run on this one CPU only (the bench: a model on its own machine)
     proc: subprocess.Popen | None = None
     log: Path | None = None
 
@@ -33,15 +34,17 @@ class ChatServer:
         serve = self.python.parent / "transformers"
         self.log = self.model.parent / f"server-{self.port}.log"
         with self.log.open("w") as out:
+            pinned = [] if self.cpu is None else ["taskset", "--cpu-list", str(self.cpu)]
             self.proc = subprocess.Popen(
-                [serve, "serve", self.model, "--host", "127.0.0.1", "--port", str(self.port)]
-                + ["--device", "cpu", "--format", "quiet"],
+                [*pinned, serve, "serve", self.model, "--host", "127.0.0.1"]
+                + ["--port", str(self.port), "--device", "cpu", "--format", "quiet"],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={
                     "PATH": "/usr/bin:/bin",
                     "HF_HUB_OFFLINE": "1",
                     "HOME": str(self.model.parent),
+                    **({} if self.cpu is None else {"OMP_NUM_THREADS": "1"}),
                 },
             )
         deadline = time.monotonic() + 120
@@ -61,9 +64,3 @@ class ChatServer:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
-
-    def chat(self, question: str, **body) -> httpx.Response:
-        """The server's own answer to one user message, called directly (not streamed)."""
-        messages = [{"role": "user", "content": question}]
-        body = {"model": str(self.model), "messages": messages, **body}
-        return httpx.post(self.base_url + "/chat/completions", json=body, timeout=120)
