@@ -665,6 +665,10 @@ def test_ask_streams_the_answer_as_text_with_citations_linked_to_its_passages(as
     links.first.click()
     assert page.evaluate("location.hash") == f"#passage-{cited[0]}"
     expect(page.locator(f"#passage-{cited[0]}")).to_be_in_viewport()
+    # The markup document is among the passages, shown as text too.
+    assert passages[0]["source"] == "markup.md"
+    expect(items.first.locator(".passage")).to_contain_text("<script>window.__ran = 'script';")
+    assert page.locator("#results script, #results img, #results [onerror]").count() == 0
     assert page.evaluate("window.__ran") is None and watch.dialogs == []
 
 
