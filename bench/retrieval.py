@@ -116,7 +116,8 @@ def child_recall(data_dir: str, index_dir: str, queries: list[dict]) -> dict:
     # The same passages, embedded without IDF (every bucket weighs 1), searched by the app's
     # own code (same filtering): what IDF adds.
     plain = HashingEmbedder()
-    rows = search_index._db.execute("SELECT title, section, text FROM passages ORDER BY id")
+    passages = map(search_index.passage, range(len(search_index)))
+    rows = [(p["title"], p["section"], p["text"]) for p in passages]
     vectors = faiss.IndexFlatIP(plain.dim)
     vectors.add(plain.embed(["\n".join(part for part in row if part) for row in rows]))
     without_idf = copy.copy(search_index)

@@ -31,18 +31,24 @@ ALWAYS = [
     "app/__init__.py",
     "app/main.py",
     "app/settings.py",
-    "app/routes.py",
+    "app/api.py",
+    "app/deps.py",
+    "app/routes/health.py",
     "public/index.html",
     "tests/conftest.py",
 ]
 FAISS_ONLY = [
     "app/index.py",
+    "app/search_index.py",
+    "app/routes/search.py",
     "app/embedding.py",
     "app/corpus.py",
     "data",
 ]
 ANSWERS_ONLY = [
     "app/answers.py",
+    "app/system_prompt.txt",
+    "app/routes/answers.py",
     "tests/test_answers.py",
 ]
 WORKFLOWS = [

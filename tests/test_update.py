@@ -75,13 +75,10 @@ def answers(project: Path) -> dict:
 
 
 def edit_as_a_user(project: Path) -> None:
-    routes = project / "app/routes.py"
+    routes = project / "app/routes/health.py"
     routes.write_text(
-        routes.read_text().replace(
-            "    return router\n",
-            '    @router.get("/ping")\n    def ping() -> dict:\n        return {"pong": True}\n\n'
-            "    return router\n",
-        )
+        routes.read_text()
+        + '\n\n@router.get("/ping")\ndef ping() -> dict:\n    return {"pong": True}\n'
     )
     readme = project / "README.md"
     readme.write_text(readme.read_text() + "\n## Our notes\n\nWritten by the user.\n")
@@ -102,7 +99,7 @@ def test_user_edits_survive_and_template_changes_arrive(template_repo, tmp_path)
     template_repo.release("v1.1.0")
     update(project)
 
-    assert '@router.get("/ping")' in (project / "app/routes.py").read_text()
+    assert '@router.get("/ping")' in (project / "app/routes/health.py").read_text()
     assert "Written by the user." in (project / "README.md").read_text()
     assert (project / "data/our-handbook.md").read_text().startswith("# Handbook")
     assert "rich==14.0.0" in (project / "requirements.txt").read_text()

@@ -1,10 +1,4 @@
-"""Plain ASGI middleware that keeps bad requests and unexpected errors from hurting the app.
-
-- `LimitBody`: a body over MAX_BODY_BYTES gets 413 before it is read (by its Content-Length) or
-  as soon as it grows past the limit (chunked), and the connection is closed.
-- `HideErrors`: an exception nothing handled becomes a 500 {"detail": "Internal Server Error"};
-  the traceback goes to the server's log, never to the client.
-"""
+"""Plain ASGI middleware that keeps bad requests and unexpected errors from hurting the app."""
 
 import logging
 
@@ -16,6 +10,8 @@ log = logging.getLogger(__name__)
 
 
 class LimitBody:
+    """413 for a body over max_bytes: by its Content-Length, or as soon as it grows past it."""
+
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -51,6 +47,8 @@ class LimitBody:
 
 
 class HideErrors:
+    """An exception nothing handled: a plain 500 for the client, the traceback in the log."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
