@@ -5,6 +5,9 @@ that renames a file or an answer. They run in the rendered project, with Copier'
                                                       and all, moves to the new name first)
     python hooks/migrate.py rename-answer OLD NEW    (stage "before": the recorded answer
                                                       keeps its value under the new name)
+    python hooks/migrate.py keep-edits OLD NEW       (stage "before", for a file the release
+                                                      removes: if the user edited it, it moves
+                                                      to NEW, kept; if not, Copier removes it)
 
 Each step is idempotent, so an interrupted update can be run again. A renamed file keeps the
 user's edits: Copier then sees it as added on both sides, so lines the user added come back
@@ -43,6 +46,29 @@ def rename_file(old: str, new: str) -> str:
     return f"moved {old} to {new}"
 
 
+def keep_edits(old: str, new: str) -> str:
+    if not Path(old).exists():
+        return f"{old}: not here; nothing to do"
+    # The project's last commit of the answers file is the last copy or update: the file as
+    # the template wrote it.
+    written = subprocess.run(
+        ["git", "log", "-1", "--format=%H", "--", str(ANSWERS_FILE)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    unchanged = (
+        written and not subprocess.run(["git", "diff", "--quiet", written, "--", old]).returncode
+    )
+    if unchanged:
+        return f"{old}: as the template wrote it; this release removes it"
+    rename_file(old, new)
+    return (
+        f"{old} had your edits: this release removes it, so it is kept as {new}. Move what you "
+        f"added to where the release puts it (see its CHANGELOG), then delete {new}."
+    )
+
+
 def rename_answer(old: str, new: str) -> str:
     # Edit the lines, not a YAML round trip: the file's header comments must survive.
     lines = ANSWERS_FILE.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -62,12 +88,14 @@ def rename_answer(old: str, new: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     steps = parser.add_subparsers(dest="step", required=True)
-    for name in ("rename-file", "rename-answer"):
+    for name in ("rename-file", "rename-answer", "keep-edits"):
         step = steps.add_parser(name)
         step.add_argument("old")
         step.add_argument("new")
     args = parser.parse_args(argv)
-    do = rename_file if args.step == "rename-file" else rename_answer
+    do = {"rename-file": rename_file, "rename-answer": rename_answer, "keep-edits": keep_edits}[
+        args.step
+    ]
     print(f"migration: {do(args.old, args.new)}")
     return 0
 

@@ -1,6 +1,6 @@
 """The template-update workflow: its script, run here with bash as the job runs it, updates a
-Space made from a throwaway release v0.1.0 of this template (a clone of this checkout's
-committed HEAD) when v0.2.0 comes out. Copier, git and the push are real (to a local bare repo
+Space made from a throwaway release v1.0.0 of this template (a clone of this checkout's
+committed HEAD) when v1.1.0 comes out. Copier, git and the push are real (to a local bare repo
 as origin); only `gh` is a stub, since GitHub is out of reach: it records its arguments.
 """
 
@@ -20,7 +20,7 @@ from conftest import TEMPLATE, TOOLS, git, run
 pytestmark = pytest.mark.usefixtures("git_identity")
 
 SCRIPT = ".github/update-template.sh"
-BRANCH = "template-update/v0.2.0"
+BRANCH = "template-update/v1.1.0"
 LINE = "# exec makes the app PID 1, so it receives SIGTERM when the Space stops."
 NEW_LINE = "# exec makes the app process 1, so SIGTERM reaches it when the Space stops."
 GH_STUB = """#!{python}
@@ -36,7 +36,7 @@ if sys.argv[1:3] == ["pr", "list"] and (here / "pr-list.out").exists():
 
 
 class Space:
-    """A template clone released as v0.1.0, and a Space rendered from that tag, pushed to a
+    """A template clone released as v1.0.0, and a Space rendered from that tag, pushed to a
     bare origin and checked out shallow, as actions/checkout leaves it."""
 
     def __init__(self, root: Path) -> None:
@@ -46,9 +46,9 @@ class Space:
         self.bin = root / "bin"
         # Without this repository's own tags: the test makes the releases.
         git(root, "clone", "-q", "--no-tags", str(TEMPLATE), str(self.template))
-        git(self.template, "tag", "v0.1.0")
+        git(self.template, "tag", "v1.0.0")
         rendered = root / "rendered"
-        run([TOOLS / "copier", "copy", "-q", "--defaults", "--vcs-ref", "v0.1.0",
+        run([TOOLS / "copier", "copy", "-q", "--defaults", "--vcs-ref", "v1.0.0",
              "-d", "github_actions=true", self.template, rendered])  # fmt: skip
         git(rendered, "init", "-q", "-b", "main")
         git(rendered, "add", "-A")
@@ -70,7 +70,7 @@ class Space:
         self.edit(self.work, name, old, new)
         git(self.work, "push", "-q", "origin", "main")
 
-    def release(self, tag: str | None = "v0.2.0") -> None:
+    def release(self, tag: str | None = "v1.1.0") -> None:
         """A template commit that changes a rendered line; a release when it gets a tag."""
         self.edit(self.template, "template/Dockerfile.jinja", LINE, NEW_LINE)
         if tag:
@@ -120,28 +120,28 @@ def space(tmp_path) -> Space:
 
 def test_a_newer_release_becomes_a_branch_and_a_pull_request(space):
     space.user_edit("README.md", "## Run it locally", "## Our notes\n\nOurs.\n\n## Run it locally")
-    space.release("v0.2.0")
+    space.release("v1.1.0")
     space.update()
 
     assert space.branches() == ["main", BRANCH]
-    assert yaml.safe_load(space.show(".copier-answers.yml"))["_commit"] == "v0.2.0"
+    assert yaml.safe_load(space.show(".copier-answers.yml"))["_commit"] == "v1.1.0"
     assert NEW_LINE in space.show("Dockerfile") and LINE not in space.show("Dockerfile")
     assert "## Our notes\n\nOurs." in space.show("README.md"), "the user's edit is kept"
-    assert yaml.safe_load(space.show(".copier-answers.yml", "main"))["_commit"] == "v0.1.0"
+    assert yaml.safe_load(space.show(".copier-answers.yml", "main"))["_commit"] == "v1.0.0"
 
     assert space.gh_calls()[0] == ["pr", "list", "--head", BRANCH, "--state", "all",
                                    "--json", "url", "--jq", ".[].url"]  # fmt: skip
     pr = space.pr_create()
     assert pr["--head"] == BRANCH and "--draft" not in pr
-    assert pr["--title"] == "Update the template to v0.2.0"
-    assert pr["--body"].startswith(f"`copier update` from v0.1.0 to v0.2.0 of {space.template}.")
+    assert pr["--title"] == "Update the template to v1.1.0"
+    assert pr["--body"].startswith(f"`copier update` from v1.0.0 to v1.1.0 of {space.template}.")
 
 
 def test_a_current_project_gets_no_branch_and_no_pull_request(space):
     space.release(tag=None)  # a template commit, not a release
     proc = space.update()
 
-    assert "Already on the newest template release, v0.1.0." in proc.stdout
+    assert "Already on the newest template release, v1.0.0." in proc.stdout
     assert space.gh_calls() == []
     assert space.branches() == ["main"]
     assert git(space.work, "status", "--porcelain") == ""
@@ -149,7 +149,7 @@ def test_a_current_project_gets_no_branch_and_no_pull_request(space):
 
 def test_a_conflict_opens_a_draft_that_names_the_conflicted_files(space):
     space.user_edit("Dockerfile", LINE, "# Our own comment.")
-    space.release("v0.2.0")
+    space.release("v1.1.0")
     space.update()
 
     dockerfile = space.show("Dockerfile")
@@ -157,14 +157,14 @@ def test_a_conflict_opens_a_draft_that_names_the_conflicted_files(space):
     assert NEW_LINE in dockerfile
     pr = space.pr_create()
     assert pr["--draft"] is True
-    assert pr["--title"] == "Update the template to v0.2.0: conflicts in 1 file(s)"
+    assert pr["--title"] == "Update the template to v1.1.0: conflicts in 1 file(s)"
     assert "\n- `Dockerfile`\n" in pr["--body"]
     assert "mark this pull request ready" in pr["--body"]
 
 
 def test_a_release_proposed_already_is_not_proposed_again(space):
     (space.bin / "pr-list.out").write_text("https://github.com/someone/my-space/pull/7\n")
-    space.release("v0.2.0")
+    space.release("v1.1.0")
     proc = space.update()
 
     assert "exists already: https://github.com/someone/my-space/pull/7" in proc.stdout

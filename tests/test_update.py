@@ -206,7 +206,6 @@ def rename_style_release(template_repo: TemplateRepo) -> None:
     template_repo.edit("template/public/index.html.jinja", "style.css", "theme.css")
     with (template_repo.path / "copier.yml").open("a") as config:
         config.write(
-            "\n_migrations:\n"
             "  - version: v1.1.0\n"
             "    when: \"{{ _stage == 'before' }}\"\n"
             '    command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/migrate.py",'
@@ -262,7 +261,7 @@ def test_a_release_that_renames_an_answer_keeps_its_value(template_repo, tmp_pat
         .replace("\nemoji:\n", "\nspace_emoji:\n")
         .replace("{% if not emoji or (emoji", "{% if not space_emoji or (space_emoji")
         .replace("or emoji | length > 8", "or space_emoji | length > 8")
-        + "\n_migrations:\n  - version: v1.1.0\n"
+        + "  - version: v1.1.0\n"
         "    when: \"{{ _stage == 'before' }}\"\n"
         '    command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/migrate.py",'
         " rename-answer, emoji, space_emoji]\n"
@@ -284,3 +283,39 @@ def test_plain_copy_of_a_template_with_migrations_needs_no_trust(template_repo, 
     rename_style_release(template_repo)
     copier.run_copy(str(template_repo.path), tmp_path / "space", defaults=True, quiet=True)
     assert (tmp_path / "space/public/theme.css").exists()
+
+
+@pytest.mark.parametrize("edited", [True, False], ids=["edited", "unedited"])
+def test_an_update_from_v0_1_0_keeps_an_edited_app_routes_py(tmp_path, edited):
+    """v0.1.0's app/routes.py is split in the next release (app/api.py, app/routes/*.py).
+    Copier alone would delete it, edits and all; the migration keeps an edited one."""
+    repo = tmp_path / "template"
+    git(tmp_path, "clone", "-q", "--no-tags", str(TEMPLATE), str(repo))
+    # The tags are made here (a clone may have none): v0.1.0 at its release commit, and this
+    # checkout's HEAD as the release after it.
+    released = git(repo, "log", "--format=%H", "--grep=^Release v0.1.0$").split()
+    assert released, "no 'Release v0.1.0' commit in the history"
+    git(repo, "tag", "-f", "v0.1.0", released[-1])
+    git(repo, "tag", "-f", "v0.2.0")
+    project = tmp_path / "space"
+    copier.run_copy(str(repo), project, defaults=True, vcs_ref="v0.1.0", quiet=True)
+    git(project, "init", "-q", "-b", "main")
+    commit_all(project, "Render v0.1.0")
+    routes = project / "app/routes.py"
+    if edited:
+        ping = (
+            '    @router.get("/ping")\n    def ping() -> dict:\n        return {"pong": True}\n\n'
+        )
+        routes.write_text(
+            routes.read_text().replace("    return router\n", ping + "    return router\n")
+        )
+        commit_all(project, "Our endpoint")
+    update(project, vcs_ref="v0.2.0", unsafe=True)
+
+    assert not routes.exists()
+    assert (project / "app/api.py").exists() and (project / "app/routes/search.py").exists()
+    kept = project / "app/routes_v0_1.py"
+    assert kept.exists() == edited
+    if edited:
+        assert '@router.get("/ping")' in kept.read_text()
+        assert "<<<<<<<" not in kept.read_text()
