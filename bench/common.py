@@ -6,12 +6,9 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOLS = Path(sys.executable).parent  # copier of the bench venv
 CACHE = ROOT / "build" / "bench"  # renders and venvs, reused between runs
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+
+sys.path.insert(0, str(ROOT / "tests"))
+from serving import free_port, serving  # noqa: E402, F401  (shared with the template's tests)
 
 
 def medians(runs: int = RUNS, **measures: Callable[[], float]) -> dict[str, float]:
@@ -99,46 +99,13 @@ def venv_for(project: Path, name: str) -> Path:
     return python
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def answers_200(url: str) -> bool:
-    with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
-        return response.status == 200
-    return False
-
-
 @contextlib.contextmanager
 def server(cmd: list, cwd: Path, env: dict, port: int, timeout: float = 600) -> Iterator[tuple]:
     """Start a server; yield (process, seconds from launch to the first 200 on /api/health)."""
     env = {**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"}
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [str(c) for c in cmd],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}/api/health"
-    try:
-        while not answers_200(url):
-            if proc.poll() is not None:
-                raise RuntimeError(f"{cmd} exited with {proc.returncode} before answering")
-            if time.perf_counter() - started > timeout:
-                raise RuntimeError(f"{url} did not answer within {timeout}s")
-            time.sleep(0.005)
-        yield proc, time.perf_counter() - started
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving(cmd, cwd, env, url, timeout=timeout, poll=0.005) as (proc, seconds):
+        yield proc, seconds
 
 
 def rss_mb(pid: int) -> float:

@@ -7,7 +7,6 @@ import fcntl
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,9 +14,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import model_server
 import pytest
+from serving import free_port, serving
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 TOOLS = Path(sys.executable).parent  # copier, hadolint, ruff, pre-commit of the test venv
@@ -183,26 +182,6 @@ def make_venv(python: Path, where: Path, requirements: Path) -> Path:
     return venv_python
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"the app exited with {proc.returncode} before answering:\n{log.read_text()}"
-            )
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer 200 within {timeout}s:\n{log.read_text()}")
-
-
 def connections_to(port: int) -> int:
     """Established TCP connections on this machine whose far end is 127.0.0.1:`port`."""
     count = 0
@@ -227,26 +206,14 @@ def wait_until(condition, timeout: float = 15) -> bool:
 def running_app(python: Path, project: Path, **env: str) -> Iterator[str]:
     """Start `python start_with_index.py` in `project`; yield its base URL; stop it."""
     port = free_port()
-    log = Path(tempfile.mkstemp(prefix="app-", suffix=".log")[1])
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [str(python), "start_with_index.py"],
-            cwd=project,
-            env=clean_env(PORT=str(port), HOST="127.0.0.1", **env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     base = f"http://127.0.0.1:{port}"
+    log = Path(tempfile.mkstemp(prefix="app-", suffix=".log")[1])
     try:
-        wait_for_http(base + "/api/health", proc, log)
-        yield base
+        app_env = clean_env(PORT=str(port), HOST="127.0.0.1", **env)
+        command = [python, "start_with_index.py"]
+        with serving(command, project, app_env, base + "/api/health", log):
+            yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         log.unlink()
 
 

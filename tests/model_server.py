@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import serving
 
 TINY_MODEL = Path(__file__).with_name("tiny_model.py")
 
@@ -47,20 +45,9 @@ class ChatServer:
                     **({} if self.cpu is None else {"OMP_NUM_THREADS": "1"}),
                 },
             )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.base_url + "/models", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise AssertionError(f"transformers serve did not start:\n{self.log.read_text()}")
+        serving.wait_until_up(self.base_url + "/models", self.proc, self.log)
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            serving.stop(self.proc)
             self.proc = None
