@@ -57,6 +57,13 @@ def gated(lexical, dense, threshold, low, high):
     return convex(lexical, dense, low if best >= threshold else high)
 
 
+def lexical_first(lexical, dense, threshold, count=2):
+    """The dense ranking, with lexical's best `count` hits put first when they score at least
+    `threshold`."""
+    strong = [key(h) for h in lexical[:count] if h[2] >= threshold]
+    return strong + [key(h) for h in dense if key(h) not in strong]
+
+
 METHODS = {
     "lexical": lambda lexical, dense: [key(h) for h in lexical],
     "dense": lambda lexical, dense: [key(h) for h in dense],
@@ -68,6 +75,7 @@ METHODS = {
         for t in (0.25, 0.3, 0.35)
         for lo, hi in ((0.2, 0.8), (0.2, 1.0))
     },
+    **{f"lexical top 2 first >= {t}": partial(lexical_first, threshold=t) for t in (0.2, 0.25)},
 }
 
 
