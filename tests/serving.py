@@ -25,18 +25,23 @@ def answers_200(url: str) -> bool:
 
 
 def wait_until_up(
-    url: str, proc: subprocess.Popen, log: Path | None = None, timeout: float = 120, poll=0.05
+    url: str,
+    proc: subprocess.Popen,
+    log: Path | None = None,
+    timeout: float = 120,
+    poll: float = 0.05,
 ) -> None:
     """Return once `url` answers 200; fail, with the server's log, if it exits or times out."""
     deadline = time.monotonic() + timeout
+
+    def failed(why: str) -> RuntimeError:  # the log is read only then, not at every poll
+        return RuntimeError(why + (f":\n{log.read_text()}" if log else ""))
+
     while not answers_200(url):
-        output = f":\n{log.read_text()}" if log else ""
         if proc.poll() is not None:
-            raise RuntimeError(
-                f"{proc.args} exited with {proc.returncode} before answering{output}"
-            )
+            raise failed(f"{proc.args} exited with {proc.returncode} before answering")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer 200 within {timeout} s{output}")
+            raise failed(f"{url} did not answer 200 within {timeout} s")
         time.sleep(poll)
 
 
