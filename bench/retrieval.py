@@ -1,7 +1,12 @@
-"""Retrieval benchmark of the rendered app's search index (use_faiss, the hashing embedder).
+"""Retrieval benchmark of the rendered app's search index (use_faiss), for each retrieval mode:
+lexical (the hashing embedder), semantic and hybrid (with a local model2vec model).
 
-    make bench        # renders the template, makes build/bench/venv, runs this
+    make bench        # renders the template, makes build/bench/venv and the model, runs this
     python bench/retrieval.py --project build/bench/project [--sizes 1000,10000,100000]
+        [--model build/dense/model]
+
+The model is a model2vec folder (bench/dense/make_model.py distils one offline); without it only
+the lexical mode runs. The Hub's potion models cannot be downloaded here.
 
 Two parts, each run in fresh child processes of the project's own interpreter, through the
 app's own code (app.index.ensure_index, SearchIndex.search):
@@ -59,17 +64,26 @@ def _rss_mib() -> dict[str, float]:
     }
 
 
-def _settings(data_dir: str, index_dir: str):
+def _settings(data_dir: str, index_dir: str, retrieval: str = "lexical", model: str = ""):
     from app.settings import Settings
 
-    return Settings(_env_file=None, data_dir=data_dir, index_dir=index_dir, embedder="hashing")
+    return Settings(
+        _env_file=None,
+        data_dir=data_dir,
+        index_dir=index_dir,
+        retrieval=retrieval,
+        embedder="model2vec",
+        embedding_model=model,
+    )
 
 
-def child_build(data_dir: str, index_dir: str) -> dict:
+def child_build(*where: str) -> dict:
     from app.index import ensure_index
 
     started = time.perf_counter()
-    search_index = ensure_index(_settings(data_dir, index_dir), force=True)
+    search_index = ensure_index(_settings(*where), force=True)
+    if search_index.retrieval != where[2]:
+        raise SystemExit(f"asked for {where[2]}, got {search_index.retrieval}")
     seconds = time.perf_counter() - started
     folder = search_index.directory
     return {
@@ -82,11 +96,11 @@ def child_build(data_dir: str, index_dir: str) -> dict:
     }
 
 
-def child_serve(data_dir: str, index_dir: str, queries: list[str]) -> dict:
+def child_serve(*where: str, queries: list[str]) -> dict:
     from app.index import ensure_index
 
     started = time.perf_counter()
-    search_index = ensure_index(_settings(data_dir, index_dir))
+    search_index = ensure_index(_settings(*where))
     load_s = time.perf_counter() - started
     loaded = _rss_mib()
     for query in queries[:10]:  # warm-up
@@ -109,47 +123,45 @@ def child_serve(data_dir: str, index_dir: str, queries: list[str]) -> dict:
     }
 
 
-def child_recall(data_dir: str, index_dir: str, queries: list[dict]) -> dict:
+def child_recall(*where: str, queries: list[dict]) -> dict:
     import copy
 
     import faiss
     from app.embedding import HashingEmbedder
     from app.index import ensure_index
 
-    search_index = ensure_index(_settings(data_dir, index_dir), force=True)
-    # The same passages, embedded without IDF (every bucket weighs 1), searched by the app's
-    # own code (same filtering): what IDF adds.
-    plain = HashingEmbedder()
-    passages = map(search_index.passage, range(len(search_index)))
-    rows = [(p["title"], p["section"], p["text"]) for p in passages]
-    vectors = faiss.IndexFlatIP(plain.dim)
-    vectors.add(plain.embed(["\n".join(part for part in row if part) for row in rows]))
-    without_idf = copy.copy(search_index)
-    without_idf.vectors, without_idf.embedder = vectors, plain
+    started = time.perf_counter()
+    search_index = ensure_index(_settings(*where), force=True)
+    build_s = time.perf_counter() - started
+    searched = {"": search_index}
+    if search_index.retrieval == "lexical":
+        # The same passages, embedded without IDF (every bucket weighs 1), searched by the
+        # app's own code (same filtering): what IDF adds.
+        plain = HashingEmbedder()
+        passages = map(search_index.passage, range(len(search_index)))
+        rows = [(p["title"], p["section"], p["text"]) for p in passages]
+        vectors = faiss.IndexFlatIP(plain.dim)
+        vectors.add(plain.embed(["\n".join(part for part in row if part) for row in rows]))
+        searched["_without_idf"] = without_idf = copy.copy(search_index)
+        without_idf.vectors, without_idf.embedders = {"lexical": vectors}, {"lexical": plain}
 
     out: dict[str, dict] = {}
     for kind in sorted({q["kind"] for q in queries}):
         chosen = [q for q in queries if q["kind"] == kind]
-        figures = {"idf": [0, 0.0], "plain": [0, 0.0]}  # hits in the top 5, reciprocal ranks
-        for query in chosen:
-            ranked = {
-                "idf": [r["source"] for r in search_index.search(query["text"], 10)],
-                "plain": [r["source"] for r in without_idf.search(query["text"], 10)],
-            }
-            for name, sources in ranked.items():
+        out[kind] = {"queries": len(chosen)}
+        for suffix, index in searched.items():
+            hits, reciprocal = 0, 0.0  # hits in the top 5, reciprocal ranks in the top 10
+            for query in chosen:
+                sources = [r["source"] for r in index.search(query["text"], 10)]
                 rank = next((n for n, s in enumerate(sources, 1) if s in query["sources"]), None)
                 if rank:
-                    figures[name][0] += rank <= 5
-                    figures[name][1] += 1 / rank
-        out[kind] = {
-            "queries": len(chosen),
-            "recall_at_5": round(figures["idf"][0] / len(chosen), 3),
-            "mrr_at_10": round(figures["idf"][1] / len(chosen), 3),
-            "recall_at_5_without_idf": round(figures["plain"][0] / len(chosen), 3),
-            "mrr_at_10_without_idf": round(figures["plain"][1] / len(chosen), 3),
-        }
+                    hits, reciprocal = hits + (rank <= 5), reciprocal + 1 / rank
+            out[kind][f"recall_at_5{suffix}"] = round(hits / len(chosen), 3)
+            out[kind][f"mrr_at_10{suffix}"] = round(reciprocal / len(chosen), 3)
     return {
         "corpus": "pydoc_data.topics",
+        "retrieval": search_index.retrieval,
+        "build_s": round(build_s, 2),
         "python": platform.python_version(),
         "documents": search_index.documents,
         "chunks": len(search_index),
@@ -280,6 +292,7 @@ def main() -> int:
     parser.add_argument("--project", type=Path, help="a rendered project (use_faiss)")
     parser.add_argument("--sizes", default="1000,10000,100000", help="chunk counts")
     parser.add_argument("--work", type=Path, default=Path("build/bench/retrieval/work"))
+    parser.add_argument("--model", type=Path, default=Path("build/dense/model"), help="model2vec")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -288,8 +301,8 @@ def main() -> int:
         payload = json.loads(sys.stdin.read() or "null")
         result = {
             "build": lambda: child_build(*rest),
-            "serve": lambda: child_serve(*rest, payload),
-            "recall": lambda: child_recall(*rest, payload),
+            "serve": lambda: child_serve(*rest, queries=payload),
+            "recall": lambda: child_recall(*rest, queries=payload),
         }[mode]()
         print(json.dumps(result))
         return 0
@@ -298,43 +311,45 @@ def main() -> int:
     if not (project / "app" / "index.py").is_file():
         parser.error(f"{project} is not a rendered project with use_faiss")
     work = args.work.resolve()
+    model = args.model.resolve()
+    modes = ["lexical", "semantic", "hybrid"] if (model / "config.json").is_file() else ["lexical"]
+    if modes == ["lexical"]:
+        print(f"... no model in {model}: lexical only (make bench makes one)", file=sys.stderr)
     queries = search_queries(SEARCHES)
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         data = synthetic_corpus(work / f"corpus-{size}", size)
-        index = work / f"index-{size}"
-        print(f"... {size} chunks: building", file=sys.stderr, flush=True)
-        built = run_child(project, "build", str(data), str(index))
-        print(f"... {size} chunks: loading and searching", file=sys.stderr, flush=True)
-        served = run_child(project, "serve", str(data), str(index), payload=queries)
-        rows.append({"target_chunks": size, **built, **served})
+        for retrieval in modes:
+            where = (str(data), str(work / f"index-{size}-{retrieval}"), retrieval, str(model))
+            print(f"... {size} chunks, {retrieval}: building", file=sys.stderr, flush=True)
+            built = run_child(project, "build", *where)
+            print(f"... {size} chunks, {retrieval}: searching", file=sys.stderr, flush=True)
+            served = run_child(project, "serve", *where, payload=queries)
+            rows.append({"target_chunks": size, "retrieval": retrieval, **built, **served})
 
-    print("... recall on pydoc_data.topics", file=sys.stderr, flush=True)
-    recall = run_child(
-        project,
-        "recall",
-        str(topic_corpus(work / "topics")),
-        str(work / "index-topics"),
-        payload=recall_queries(),
-    )
+    recall = {}
+    for retrieval in modes:
+        print(f"... recall on pydoc_data.topics, {retrieval}", file=sys.stderr, flush=True)
+        topics_dir = str(topic_corpus(work / "topics"))
+        where = (topics_dir, str(work / f"index-topics-{retrieval}"), retrieval, str(model))
+        recall[retrieval] = run_child(project, "recall", *where, payload=recall_queries())
 
     machine = {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
-        "embedder": "hashing",
+        "model": f"model2vec, {model.name}" if len(modes) > 1 else None,
     }
     print()
-    print(f"Retrieval benchmark ({machine['cpus']} CPUs, Python {machine['python']}, hashing)")
+    print(f"Retrieval benchmark ({machine['cpus']} CPUs, Python {machine['python']})")
     print(
         table(
             rows,
             [
                 ("chunks", "chunks"),
-                ("docs", "documents"),
+                ("search", "retrieval"),
                 ("build s", "build_s"),
                 ("build peak MiB", "build_peak_rss_mib"),
-                ("index", "index_type"),
                 ("index MiB", "index_mib"),
                 ("load s", "load_s"),
                 ("RSS loaded MiB", "rss_loaded_mib"),
@@ -344,21 +359,28 @@ def main() -> int:
             ],
         )
     )
+    first = recall[modes[0]]
     print()
     print(
-        f"Recall@5 on pydoc_data.topics (Python {recall['python']}): {recall['documents']} "
-        f"topics, {recall['chunks']} chunks"
+        f"Recall@5 and MRR@10 on pydoc_data.topics (Python {first['python']}): "
+        f"{first['documents']} topics, {first['chunks']} chunks"
     )
+    recall_rows = [
+        {"search": retrieval, "build_s": figures["build_s"], "kind": kind, **by_kind}
+        for retrieval, figures in recall.items()
+        for kind, by_kind in figures["by_query_kind"].items()
+    ]
     print(
         table(
-            [{"kind": kind, **figures} for kind, figures in recall["by_query_kind"].items()],
+            recall_rows,
             [
+                ("search", "search"),
                 ("queries", "kind"),
                 ("n", "queries"),
                 ("recall@5", "recall_at_5"),
                 ("MRR@10", "mrr_at_10"),
-                ("recall@5 without IDF", "recall_at_5_without_idf"),
-                ("MRR@10 without IDF", "mrr_at_10_without_idf"),
+                ("without IDF", "recall_at_5_without_idf"),
+                ("build s", "build_s"),
             ],
         )
     )

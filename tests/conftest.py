@@ -35,18 +35,21 @@ MATRIX = [
         PYTHON_VERSIONS, [True, False], [True, False], [True, False]
     )
 ]
-# The embedders that load a model: their requirements, README front matter, settings and
-# tests, linted for the oldest and the newest Python (ruff's target follows the version).
+# The searches other than the default (hybrid with model2vec): their requirements, README front
+# matter, settings and tests, linted for the oldest and the newest Python (ruff's target follows
+# the version).
 MATRIX += [
     {
         "python_version": py,
         "use_faiss": True,
-        "embedder": embedder,
+        "retrieval": retrieval,
+        **({"embedder": embedder} if embedder else {}),
         "build_essential": True,
         "github_actions": True,
     }
-    for py, embedder in itertools.product(
-        [PYTHON_VERSIONS[0], PYTHON_VERSIONS[-1]], ["model2vec", "sentence-transformers"]
+    for py, (retrieval, embedder) in itertools.product(
+        [PYTHON_VERSIONS[0], PYTHON_VERSIONS[-1]],
+        [("lexical", None), ("semantic", "model2vec"), ("hybrid", "sentence-transformers")],
     )
 ]
 # The answer step (with the index): its module, settings, requirement, page and tests, linted for
@@ -79,7 +82,8 @@ def matrix_id(answers: dict) -> str:
         [
             f"py{answers['python_version']}",
             "faiss" if answers["use_faiss"] else "nofaiss",
-            *([answers["embedder"]] if answers.get("embedder", "hashing") != "hashing" else []),
+            *([answers["retrieval"]] if answers.get("retrieval", "hybrid") != "hybrid" else []),
+            *([answers["embedder"]] if answers.get("embedder", "model2vec") != "model2vec" else []),
             "build" if answers["build_essential"] else "nobuild",
             "gha" if answers["github_actions"] else "nogha",
             *(["answers"] if answers.get("answers") else []),

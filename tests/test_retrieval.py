@@ -1,6 +1,7 @@
-"""Retrieval: the embedder questions, the requirements each choice brings (and only those), the
-model preloaded by the Space's build, and the rendered project's own tests passing with a real
-model2vec model and a real sentence-transformers model, loaded by path with no Hub."""
+"""Retrieval: the retrieval and embedder questions, the requirements each choice brings (and
+only those), the model preloaded by the Space's build, and the rendered project's own tests
+passing in each mode with a real model2vec model and a real sentence-transformers model, loaded
+by path with no Hub."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ import pytest
 import yaml
 from conftest import TEMPLATE, TORCH_PYTHON, clean_env, make_venv, python_for, run
 
-EMBEDDERS = ["hashing", "model2vec", "sentence-transformers"]
+# (retrieval, embedder) pairs; lexical needs no model.
+SEARCHES = [
+    ("lexical", None),
+    ("semantic", "model2vec"),
+    ("hybrid", "model2vec"),
+    ("semantic", "sentence-transformers"),
+    ("hybrid", "sentence-transformers"),
+]
 DEFAULT_MODELS = {
     "model2vec": "minishlab/potion-base-8M",
     "sentence-transformers": "sentence-transformers/all-MiniLM-L6-v2",
@@ -43,7 +51,8 @@ def front_matter(project) -> dict:
 @pytest.mark.parametrize(
     ("answers", "message"),
     [
-        ({"embedder": "word2vec"}, "not in ['hashing', 'model2vec', 'sentence-transformers']"),
+        ({"retrieval": "fuzzy"}, "not in ['hybrid', 'semantic', 'lexical']"),
+        ({"retrieval": "hybrid", "embedder": "word2vec"}, "not in ['model2vec', 'sentence-"),
         ({"embedder": "model2vec", "embedding_model": ""}, "must not be empty"),
         ({"embedder": "model2vec", "embedding_model": "   "}, "must not be empty"),
         ({"embedder": "model2vec", "embedding_model": "my model"}, "no spaces, quotes"),
@@ -53,8 +62,8 @@ def front_matter(project) -> dict:
         ({"embedder": "sentence-transformers", "embedding_model": "-x/y"}, "Hub id"),
     ],
 )
-def test_a_bad_embedder_answer_is_refused_and_nothing_is_written(tmp_path, answers, message):
-    with pytest.raises(ValueError, match="embedd") as refused:
+def test_a_bad_retrieval_answer_is_refused_and_nothing_is_written(tmp_path, answers, message):
+    with pytest.raises(ValueError) as refused:
         copy(tmp_path, **answers)
     assert message in str(refused.value)
     assert not (tmp_path / "project").exists()
@@ -69,15 +78,23 @@ def test_hub_ids_and_local_folders_are_accepted(tmp_path, model):
     assert (answers["embedder"], answers["embedding_model"]) == ("model2vec", model)
 
 
-def test_the_embedder_is_asked_only_with_the_index_and_the_model_only_for_a_model(render):
+def test_the_default_search_is_hybrid_with_a_small_static_model(render):
+    saved = yaml.safe_load((render() / ".copier-answers.yml").read_text())
+    assert (saved["retrieval"], saved["embedder"]) == ("hybrid", "model2vec")
+    assert saved["embedding_model"] == DEFAULT_MODELS["model2vec"]
+
+
+def test_retrieval_is_asked_only_with_the_index_and_the_model_only_for_a_model(render):
     for answers, recorded in [
-        ({"use_faiss": False, "embedder": "model2vec"}, set()),
-        ({"embedder": "hashing"}, {"embedder"}),
-        ({"embedder": "model2vec"}, {"embedder", "embedding_model"}),
+        ({"use_faiss": False}, set()),
+        ({"retrieval": "lexical"}, {"retrieval"}),
+        ({"retrieval": "semantic"}, {"retrieval", "embedder", "embedding_model"}),
+        ({"retrieval": "hybrid"}, {"retrieval", "embedder", "embedding_model"}),
     ]:
         project = render(**answers)
         saved = yaml.safe_load((project / ".copier-answers.yml").read_text())
-        assert {key for key in saved if key.startswith("embedd")} == recorded, answers
+        asked = {key for key in saved if key.startswith(("embedd", "retrieval"))}
+        assert asked == recorded, answers
 
 
 @pytest.mark.parametrize("embedder", ["model2vec", "sentence-transformers"])
@@ -92,9 +109,13 @@ def test_each_model_embedder_has_a_sensible_default_model(render, embedder):
 # ---- What each choice renders -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("embedder", EMBEDDERS)
-def test_requirements_carry_only_what_the_embedder_needs(render, embedder):
-    project = render(embedder=embedder)
+def search_answers(retrieval: str, embedder: str | None) -> dict:
+    return {"retrieval": retrieval, **({"embedder": embedder} if embedder else {})}
+
+
+@pytest.mark.parametrize(("retrieval", "embedder"), SEARCHES)
+def test_requirements_carry_only_what_the_search_needs(render, retrieval, embedder):
+    project = render(**search_answers(retrieval, embedder))
     lines = requirement_lines(project)
     names = {re.split(r"[=<>; ]", line)[0].lower() for line in lines if line[0] != "-"}
     assert {"faiss-cpu", "numpy", "pypdf"} <= names
@@ -108,7 +129,8 @@ def test_requirements_carry_only_what_the_embedder_needs(render, embedder):
         (torch,) = [line for line in lines if line.startswith("torch==")]
         assert re.fullmatch(r"torch==\d+\.\d+\.\d+\+cpu", torch), torch
     env = (project / ".env.example").read_text()
-    assert f"EMBEDDER={embedder}\n" in env
+    assert f"RETRIEVAL={retrieval}\n" in env
+    assert f"EMBEDDER={embedder or 'model2vec'}\n" in env
 
 
 @pytest.mark.parametrize("embedder", ["model2vec", "sentence-transformers"])
@@ -127,9 +149,10 @@ def test_no_faiss_means_no_retrieval_packages(render):
 @pytest.mark.parametrize(
     ("answers", "preloaded"),
     [
-        ({"embedder": "hashing"}, None),
+        ({"retrieval": "lexical"}, None),
         ({"use_faiss": False}, None),
-        ({"embedder": "model2vec"}, ["minishlab/potion-base-8M"]),
+        ({}, ["minishlab/potion-base-8M"]),
+        ({"retrieval": "semantic"}, ["minishlab/potion-base-8M"]),
         ({"embedder": "sentence-transformers"}, ["sentence-transformers/all-MiniLM-L6-v2"]),
         ({"embedder": "model2vec", "embedding_model": "owner/Model.v2"}, ["owner/Model.v2"]),
         ({"embedder": "model2vec", "embedding_model": "./models/mine"}, None),
@@ -148,7 +171,7 @@ def test_a_hub_model_is_preloaded_when_the_space_is_built(render, answers, prelo
 def _rendered_tests(python, project, tmp_path, model_tests: str, **env):
     """The rendered tests that depend on the embedder: the model's own file and test_embedding.py
     (whose missing-package test stands down when the package is there). The rest of the rendered
-    suite uses the hashing embedder whatever the answer, and runs in test_rendered_project.py."""
+    suite searches lexically whatever the answer, and runs in test_rendered_project.py."""
     work = tmp_path / "work"
     shutil.copytree(project, work)
     files = [f"tests/{model_tests}", "tests/test_embedding.py"]
@@ -164,15 +187,20 @@ def _rendered_tests(python, project, tmp_path, model_tests: str, **env):
 
 @pytest.mark.slow
 def test_the_rendered_tests_load_a_model2vec_model_by_path(render, tmp_path):
+    """The semantic render (the default, hybrid, runs its whole suite in test_rendered_project.py);
+    the model's tests run each of semantic and hybrid whatever the answer."""
     python = python_for("3.12")
     if python is None:
         pytest.skip("Python 3.12 is not installed (pyenv install 3.12)")
-    project = render(embedder="model2vec", python_version="3.12")
+    project = render(retrieval="semantic", python_version="3.12")
     venv = make_venv(python, tmp_path / "venv", project / "requirements-dev.txt")
     out = _rendered_tests(venv, project, tmp_path, "test_model2vec.py", HF_HUB_OFFLINE="1")
     assert "test_model2vec.py" not in out  # no skip reported for it
     listed = run([venv, "-m", "pytest", "--co", "-q"], cwd=project, env=clean_env()).stdout
-    assert listed.count("tests/test_model2vec.py::") >= 8
+    assert listed.count("tests/test_model2vec.py::") >= 16
+    for mode in ("semantic", "hybrid"):
+        assert f"test_search_finds_passages_by_meaning[{mode}]" in listed
+    assert "test_hybrid_finds_one_passage_by_meaning_and_one_by_a_rare_exact_word" in listed
 
 
 @pytest.mark.slow
@@ -186,3 +214,8 @@ def test_the_rendered_tests_load_a_sentence_transformers_model_by_path(
     model_tests = "test_sentence_transformers.py"
     out = _rendered_tests(torch_venv, project, tmp_path, model_tests, HF_HUB_OFFLINE="1")
     assert model_tests not in out  # not skipped: the model was there
+
+
+def test_a_lexical_render_has_no_model_tests(render):
+    tests = {path.name for path in (render(retrieval="lexical") / "tests").iterdir()}
+    assert not tests & {"test_model2vec.py", "test_sentence_transformers.py"}

@@ -123,8 +123,8 @@ def test_every_rendered_readme_is_a_valid_docker_space_card(render, answers):
     check_space_card(meta)
     assert meta["app_port"] == 7860  # the default answer, and Hugging Face's default
     # The first start builds the index: the timeout that stops it is in plain sight.
-    timeout = {"hashing": "30m", "model2vec": "30m", "sentence-transformers": "1h"}
-    expected = timeout[answers.get("embedder", "hashing")] if answers["use_faiss"] else None
+    transformer = answers.get("embedder") == "sentence-transformers"
+    expected = ("1h" if transformer else "30m") if answers["use_faiss"] else None
     assert meta.get("startup_duration_timeout") == expected
     answer_step = answers["use_faiss"] and answers.get("answers", False)
     assert meta.get("models") == (["openai/gpt-oss-120b"] if answer_step else None)

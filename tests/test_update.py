@@ -314,6 +314,10 @@ def test_an_update_from_v0_1_0_keeps_an_edited_app_routes_py(tmp_path, edited):
 
     assert not routes.exists()
     assert (project / "app/api.py").exists() and (project / "app/routes/search.py").exists()
+    # v0.1.0 answered embedder: hashing; the retrieval question came later and keeps that search.
+    recorded = answers(project)
+    assert recorded["retrieval"] == "lexical" and "embedder" not in recorded
+    assert "model2vec" not in (project / "requirements.txt").read_text()
     kept = project / "app/routes_v0_1.py"
     assert kept.exists() == edited
     if edited:
