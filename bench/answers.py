@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import httpx
-from common import CACHE, ROOT, RUNS, free_port, render, row, run, server, venv_for
+from common import CACHE, ROOT, RUNS, free_port, model_env, render, row, run, server, venv_for
 
 sys.path.insert(0, str(ROOT / "tests"))
 from model_server import TINY_MODEL, ChatServer  # noqa: E402
@@ -108,6 +108,7 @@ def measure() -> list[dict]:
         "CHAT_MODEL": str(model),
         "ANSWER_MAX_TOKENS": str(TOKENS),
         "LOG_LEVEL": "warning",
+        **model_env(),
     }
     port = free_port()
     try:

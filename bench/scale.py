@@ -1,4 +1,5 @@
-"""The Space at scale: index builds, search under load and alone, memory with a big index."""
+"""The Space at scale (the default, hybrid search, with the local model): index builds, search
+under load and alone, memory with a big index."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from common import CACHE, free_port, medians, row, rss_mb, run, server, wrk
+from common import CACHE, free_port, medians, model_env, row, rss_mb, run, server, wrk
 from startup import bare_app, default_space
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -19,7 +20,7 @@ QUERY = "q=function+argument+default&k=5"
 
 
 def probe(python: Path, project: Path, mode: str, *args: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(project), "LOG_LEVEL": "warning"}
+    env = {**os.environ, **model_env(), "PYTHONPATH": str(project), "LOG_LEVEL": "warning"}
     out = run([python, HERE / "probe.py", mode, *args], cwd=project, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -28,13 +29,13 @@ def corpus(chunks: int, python: Path, project: Path) -> tuple[Path, Path]:
     """A synthetic corpus of about `chunks` chunks and its current index."""
     data = synthetic_corpus(CACHE / f"corpus-{chunks}", chunks)
     index = CACHE / f"index-{chunks}"
-    env = {**os.environ, "DATA_DIR": str(data), "INDEX_DIR": str(index), "LOG_LEVEL": "warning"}
+    env = {**os.environ, **app_env(data, index)}
     run([python, "start_with_index.py", "--build-only"], cwd=project, env=env)
     return data, index
 
 
 def app_env(data: Path, index: Path) -> dict:
-    return {"DATA_DIR": str(data), "INDEX_DIR": str(index), "LOG_LEVEL": "warning"}
+    return {"DATA_DIR": str(data), "INDEX_DIR": str(index), "LOG_LEVEL": "warning", **model_env()}
 
 
 def measure() -> list[dict]:
@@ -120,7 +121,7 @@ def measure() -> list[dict]:
             "server RSS, 100k chunks loaded (MB)",
             rss,
             "MB",
-            "bare app RSS + raw float32 vector bytes",
+            "bare app RSS + raw float32 vector bytes (both sides)",
             floor,
             "<= 1.3x",
             rss <= 1.3 * floor,

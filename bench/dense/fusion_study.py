@@ -1,6 +1,7 @@
 """A study for issue 25, not part of `make bench`: lexical (hashing) against dense rankings and
-ways of fusing them, on the recall queries of bench/retrieval.py (the copied-sentence sets and
-the paraphrase questions), through a rendered project's own ensure_index and search.
+ways of fusing them (the app's hybrid search is "gated 0.25 0.2/0.8"), on the recall queries of
+bench/retrieval.py (the copied-sentence sets and the paraphrase questions), through a rendered
+project's own ensure_index and search.
 
     PYTHONPATH= python bench/dense/fusion_study.py PROJECT MODEL EMBEDDER [--dump F]
 
@@ -95,8 +96,8 @@ def rankings(project: Path, model: str, embedder: str) -> list[dict]:
         print(f"{name}: {len(built)} chunks in {time.perf_counter() - started:.1f} s")
         return built
 
-    lexical = index("lexical", embedder="hashing")
-    dense = index("dense", embedder=embedder, embedding_model=model)
+    lexical = index("lexical", retrieval="lexical")
+    dense = index("dense", retrieval="semantic", embedder=embedder, embedding_model=model)
     out, latency = [], {"lexical": [], "dense": []}
     for query in retrieval.recall_queries():
         found = {}
