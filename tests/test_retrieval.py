@@ -25,6 +25,8 @@ DEFAULT_MODELS = {
     "model2vec": "minishlab/potion-base-8M",
     "sentence-transformers": "sentence-transformers/all-MiniLM-L6-v2",
 }
+# What model2vec loads of a Hub model (its own layout): the repository's ONNX copy is left out.
+MODEL2VEC_FILES = "config.json,model.safetensors,tokenizer.json"
 TORCH_INDEX = "--extra-index-url https://download.pytorch.org/whl/cpu"
 
 
@@ -151,10 +153,10 @@ def test_no_faiss_means_no_retrieval_packages(render):
     [
         ({"retrieval": "lexical"}, None),
         ({"use_faiss": False}, None),
-        ({}, ["minishlab/potion-base-8M"]),
-        ({"retrieval": "semantic"}, ["minishlab/potion-base-8M"]),
+        ({}, [f"minishlab/potion-base-8M {MODEL2VEC_FILES}"]),
+        ({"retrieval": "semantic"}, [f"minishlab/potion-base-8M {MODEL2VEC_FILES}"]),
         ({"embedder": "sentence-transformers"}, ["sentence-transformers/all-MiniLM-L6-v2"]),
-        ({"embedder": "model2vec", "embedding_model": "owner/Model.v2"}, ["owner/Model.v2"]),
+        ({"embedding_model": "owner/Model.v2"}, [f"owner/Model.v2 {MODEL2VEC_FILES}"]),
         ({"embedder": "model2vec", "embedding_model": "./models/mine"}, None),
         ({"embedder": "sentence-transformers", "embedding_model": "/srv/model"}, None),
     ],
