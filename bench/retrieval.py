@@ -153,13 +153,17 @@ def child_recall(*where: str, queries: list[dict]) -> dict:
         without_idf.vectors, without_idf.embedders = {"lexical": vectors}, {"lexical": plain}
 
     out: dict[str, dict] = {}
+    timings = []  # of the searches with IDF, the app's own: the latency of this mode and model
     for kind in sorted({q["kind"] for q in queries}):
         chosen = [q for q in queries if q["kind"] == kind]
         out[kind] = {"queries": len(chosen)}
         for suffix, index in searched.items():
             hits, reciprocal = 0, 0.0  # hits in the top 5, reciprocal ranks in the top 10
             for query in chosen:
+                began = time.perf_counter()
                 sources = [r["source"] for r in index.search(query["text"], 10)]
+                if not suffix:
+                    timings.append((time.perf_counter() - began) * 1000)
                 rank = next((n for n, s in enumerate(sources, 1) if s in query["sources"]), None)
                 if rank:
                     hits, reciprocal = hits + (rank <= 5), reciprocal + 1 / rank
@@ -169,6 +173,8 @@ def child_recall(*where: str, queries: list[dict]) -> dict:
         "corpus": "pydoc_data.topics",
         "retrieval": search_index.retrieval,
         "build_s": round(build_s, 2),
+        "search_p50_ms": round(statistics.median(timings), 2),
+        **_rss_mib(),
         "python": platform.python_version(),
         "documents": search_index.documents,
         "chunks": len(search_index),
@@ -382,7 +388,12 @@ def main() -> int:
         f"{first['documents']} topics, {first['chunks']} chunks"
     )
     recall_rows = [
-        {"search": retrieval, "build_s": figures["build_s"], "kind": kind, **by_kind}
+        {
+            "search": retrieval,
+            **{key: figures[key] for key in ("build_s", "search_p50_ms", "peak_rss_mib")},
+            "kind": kind,
+            **by_kind,
+        }
         for retrieval, figures in recall.items()
         for kind, by_kind in figures["by_query_kind"].items()
     ]
@@ -397,6 +408,8 @@ def main() -> int:
                 ("MRR@10", "mrr_at_10"),
                 ("without IDF", "recall_at_5_without_idf"),
                 ("build s", "build_s"),
+                ("search p50 ms", "search_p50_ms"),
+                ("peak RSS MiB", "peak_rss_mib"),
             ],
         )
     )
