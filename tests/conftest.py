@@ -64,6 +64,18 @@ MATRIX += [
     }
     for py in (PYTHON_VERSIONS[0], PYTHON_VERSIONS[-1])
 ]
+# The index in PostgreSQL: its store, settings, requirements, workflows and tests, linted for the
+# oldest and the newest Python.
+MATRIX += [
+    {
+        "python_version": py,
+        "use_faiss": True,
+        "index_store": "postgres",
+        "build_essential": False,
+        "github_actions": True,
+    }
+    for py in (PYTHON_VERSIONS[0], PYTHON_VERSIONS[-1])
+]
 # Dev Mode's tools in the runtime stage, with and without the index.
 MATRIX += [
     {
@@ -87,6 +99,7 @@ def matrix_id(answers: dict) -> str:
             "build" if answers["build_essential"] else "nobuild",
             "gha" if answers["github_actions"] else "nogha",
             *(["answers"] if answers.get("answers") else []),
+            *(["postgres"] if answers.get("index_store") == "postgres" else []),
             *(["devmode"] if answers.get("dev_mode") else []),
         ]
     )

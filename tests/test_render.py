@@ -45,6 +45,11 @@ FAISS_ONLY = [
     "app/corpus.py",
     "data",
 ]
+# Where the index lives: each store's module and tests.
+STORE_FILES = {
+    "faiss": ["app/faiss_store.py", "tests/test_index.py", "tests/test_faults.py"],
+    "postgres": ["app/postgres_store.py", "tests/test_postgres.py"],
+}
 ANSWERS_ONLY = [
     "app/answers.py",
     "app/system_prompt.txt",
@@ -106,8 +111,13 @@ def test_files_are_present_or_absent_as_the_answers_say(combo):
         assert (project / name).exists() == answers["github_actions"], name
     if not answers["github_actions"]:
         assert not (project / ".github").exists()
+    store = answers.get("index_store", "faiss") if answers["use_faiss"] else None
+    for kind, names in STORE_FILES.items():
+        for name in names:
+            assert (project / name).exists() == (store == kind), name
     requirements = (project / "requirements.txt").read_text()
-    assert ("faiss-cpu==" in requirements) == answers["use_faiss"]
+    assert ("faiss-cpu==" in requirements) == (store == "faiss")
+    assert ("psycopg[binary]==" in requirements) == (store == "postgres")
     assert ("openai==" in requirements) == answer_step
     if not answers["use_faiss"]:
         for path in project.rglob("*.py"):

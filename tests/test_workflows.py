@@ -19,6 +19,7 @@ WORKFLOW_ANSWERS = [
     {"use_faiss": False},
     {"hf_username": "someone", "python_version": "3.10", "port": "8080"},
     {"space_slug": "My.Space_2", "python_version": "3.13", "build_essential": False},
+    {"index_store": "postgres"},
 ]
 PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 TOKEN = "hf_not_a_real_token_5b1f"
