@@ -92,7 +92,7 @@ def child_build(*where: str) -> dict:
     if search_index.retrieval != where[2]:
         raise SystemExit(f"asked for {where[2]}, got {search_index.retrieval}")
     seconds = time.perf_counter() - started
-    folder = search_index.directory
+    folder = search_index.store.place
     return {
         "build_s": round(seconds, 2),
         "documents": search_index.documents,
@@ -150,7 +150,8 @@ def child_recall(*where: str, queries: list[dict]) -> dict:
         vectors = faiss.IndexFlatIP(plain.dim)
         vectors.add(plain.embed(["\n".join(part for part in row if part) for row in rows]))
         searched["_without_idf"] = without_idf = copy.copy(search_index)
-        without_idf.vectors, without_idf.embedders = {"lexical": vectors}, {"lexical": plain}
+        without_idf.store = copy.copy(search_index.store)
+        without_idf.store.vectors, without_idf.embedders = {"lexical": vectors}, {"lexical": plain}
 
     out: dict[str, dict] = {}
     timings = []  # of the searches with IDF, the app's own: the latency of this mode and model

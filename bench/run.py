@@ -20,6 +20,7 @@ import image
 import render
 import scale
 import startup
+import stores
 from common import ROOT, row
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,15 +63,22 @@ def table(rows: list[dict]) -> str:
 def main() -> int:
     started = time.perf_counter()
     rows = []
+    only = set(sys.argv[1:])  # e.g. `python run.py stores`: one part only
     for name, module in [
         ("render", render),
         ("start-up", startup),
         ("scale", scale),
+        ("stores", stores),
         ("image", image),
         ("answers", answers),
     ]:
+        if only and name not in only:
+            continue
         print(f"... {name}", file=sys.stderr, flush=True)
         rows += module.measure()
+    if only:
+        print(table(rows))
+        return 0
     rows += test_suite()
     RESULTS.mkdir(exist_ok=True)
     report = {

@@ -47,22 +47,35 @@ class PostgresServer:
             for path in (self.folder, password_file):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         self._run(
-            "initdb", "-D", self.data, "-U", USER, "--pwfile", password_file,
-            "--auth=scram-sha-256", "--encoding=UTF8", "--no-sync",
+            "initdb",
+            "-D",
+            self.data,
+            "-U",
+            USER,
+            "--pwfile",
+            password_file,
+            "--auth=scram-sha-256",
+            "--encoding=UTF8",
+            "--no-sync",
         )
         password_file.unlink()
 
     def _run(self, program: str, *args: object) -> str:
         proc = subprocess.run(
             [self.bin / program, *map(str, args)],
-            user=self.user, capture_output=True, text=True, timeout=60, check=False,
+            user=self.user,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert proc.returncode == 0, f"{program} failed:\n{proc.stdout}\n{proc.stderr}"
         return proc.stdout
 
     def start(self) -> None:
         options = f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off"
-        self._run("pg_ctl", "-D", self.data, "-w", "-l", self.folder / "log", "-o", options, "start")
+        log = self.folder / "log"
+        self._run("pg_ctl", "-D", self.data, "-w", "-l", log, "-o", options, "start")
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", self.data, "-w", "-m", "fast", "stop")
@@ -71,6 +84,10 @@ class PostgresServer:
         return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{database}"
 
     def remove(self) -> None:
-        subprocess.run([self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "stop"],
-                       user=self.user, capture_output=True, check=False)
+        subprocess.run(
+            [self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "stop"],
+            user=self.user,
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(self.folder, ignore_errors=True)

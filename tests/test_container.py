@@ -468,3 +468,47 @@ def test_the_stand_in_base_is_shaped_like_the_official_image(engine, images):
     assert lines[1] == f"/usr/local ({major}, {minor})", probe
     assert [ln.split("==")[0] for ln in lines[2:-1]] == ["pip"], probe.stdout
     assert int(lines[-1]) > 0, probe.stdout
+
+
+def test_the_postgres_image_serves_an_index_that_lives_in_the_database(
+    engine, images, render, tmp_path
+):
+    """On the host's network, against a real PostgreSQL there: the first container builds the
+    index into the database, the second only reads it and writes nothing of it."""
+    from postgres_server import PASSWORD, PostgresServer
+    from serving import free_port
+
+    images(DEFAULT_PYTHON, True)  # the same base and layers, built already
+    context = tmp_path / "postgres"
+    shutil.copytree(render(index_store="postgres", retrieval="lexical"), context)
+    image = engine.build(context)
+    postgres = PostgresServer(free_port())
+    postgres.start()
+    try:
+        port = free_port()
+        env = {"DATABASE_URL": postgres.url(), "PORT": str(port)}
+        network = ["--network", "host"]
+        baseline = engine_changes(image)
+        for start in ("Built", "Loaded"):
+            with started(image, env=env, extra=network) as box:
+                url = f"http://127.0.0.1:{port}"
+                deadline = time.monotonic() + 120
+                while not _answers(url + "/api/health"):
+                    assert box.running() and time.monotonic() < deadline, box.logs()[-4000:]
+                    time.sleep(0.2)
+                found = httpx.get(url + "/api/search", params={"q": "docker", "k": 1}).json()
+                assert "docker" in found["results"][0]["text"].lower()
+                logs = box.logs()
+                assert f"{start} the index in PostgreSQL 127.0.0.1:" in logs, logs
+                assert PASSWORD not in logs
+                assert outside_home(box.changes(), baseline) == []
+                assert not [c for c in box.changes() if "/index" in c], box.changes()
+                assert box.stop()[0] == 0, box.logs()
+    finally:
+        postgres.remove()
+
+
+def _answers(url: str) -> bool:
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(url, timeout=2).status_code == 200
+    return False

@@ -31,7 +31,8 @@ def postgres_project(render, tmp_path_factory):
     python = python_for(DEFAULT_PYTHON)
     if python is None:
         pytest.skip(f"Python {DEFAULT_PYTHON} is not installed")
-    venv = make_venv(python, tmp_path_factory.mktemp("venv-postgres"), project / "requirements-dev.txt")
+    where = tmp_path_factory.mktemp("venv-postgres")
+    venv = make_venv(python, where, project / "requirements-dev.txt")
     return project, venv
 
 

@@ -76,18 +76,22 @@ def test_actions_are_pinned_by_commit_and_read_only(workflows):
 # ---- The sync job's script, run here with bash ----------------------------------------------
 
 
-def sync_job(project: Path) -> tuple[dict, str]:
-    """The sync job's environment (GitHub expressions left out) and its upload script."""
+def sync_job(project: Path, secret: str = "HF_TOKEN") -> tuple[dict, str]:
+    """The sync job's environment (GitHub expressions left out) and the script of its step
+    that uses `secret` (HF_TOKEN: the upload; DATABASE_URL: the index's build)."""
     job = yaml.safe_load((project / ".github/workflows/sync-to-hub.yml").read_text())
     job = job["jobs"]["sync"]
     env = {k: v for k, v in job["env"].items() if "${{" not in str(v)}
-    (step,) = [s for s in job["steps"] if "HF_TOKEN" in s.get("env", {})]
+    (step,) = [s for s in job["steps"] if secret in s.get("env", {})]
     return env, step["run"]
 
 
-def run_sync(project: Path, bin_dir: Path, **env: str) -> subprocess.CompletedProcess:
-    """The script as GitHub runs it (bash -eo pipefail), with `bin_dir` first on PATH."""
-    job_env, script = sync_job(project)
+def run_sync(
+    project: Path, bin_dir: Path, secret: str = "HF_TOKEN", **env: str
+) -> subprocess.CompletedProcess:
+    """The script of the step that uses `secret`, as GitHub runs it (bash -eo pipefail), with
+    `bin_dir` first on PATH."""
+    job_env, script = sync_job(project, secret)
     full_env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "HOME": str(bin_dir),
@@ -148,6 +152,26 @@ def test_the_sync_uploads_to_the_docker_space_with_the_token_only_in_the_environ
         " [.github/*] [--delete] [*] [--commit-message] [Sync from GitHub 0123456]",
     ]
     assert TOKEN not in proc.stdout + proc.stderr
+
+
+def test_a_postgres_sync_builds_the_index_first_or_warns_without_the_secret(render, tmp_path):
+    project = render(hf_username="someone", index_store="postgres")
+    steps = yaml.safe_load((project / ".github/workflows/sync-to-hub.yml").read_text())
+    names = [step.get("name") for step in steps["jobs"]["sync"]["steps"]]
+    assert names.index("Build the index in the database") < names.index("Upload main to the Space")
+    bin_dir = recorders(tmp_path)
+    proc = run_sync(project, bin_dir, "DATABASE_URL", DATABASE_URL="")
+    assert proc.returncode == 0 and proc.stdout.startswith("::warning::Set the DATABASE_URL")
+    assert not (tmp_path / "calls.log").exists()
+    url = "postgresql://u:pw@db.example.org/x"
+    proc = run_sync(project, bin_dir, "DATABASE_URL", DATABASE_URL=url)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "calls.log").read_text().splitlines() == [
+        "python token= [-m] [pip] [install] [--quiet] [-r] [requirements.txt]",
+        "python token= [start_with_index.py] [--build-only]",
+    ]
+    default = (render(hf_username="someone") / ".github/workflows/sync-to-hub.yml").read_text()
+    assert "DATABASE_URL" not in default  # a FAISS Space needs no database secret
 
 
 def test_the_pinned_hf_cli_accepts_the_sync_command_lines(render, tmp_path):
