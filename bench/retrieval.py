@@ -200,8 +200,11 @@ def vocabulary() -> list[str]:
     return sorted(counts, key=lambda w: (-counts[w], w))
 
 
-def synthetic_corpus(folder: Path, chunks: int) -> Path:
-    """Markdown documents with about `chunks` chunks; kept between runs."""
+def synthetic_corpus(folder: Path, chunks: int, topical: bool = False) -> Path:
+    """Markdown documents with about `chunks` chunks; kept between runs. Words come from the
+    whole vocabulary with a Zipf-like law, as in real text. Topical documents, as real ones are,
+    also draw 60% of their words from their topic's 40 (about 20 chunks share a topic): the
+    uniform corpus has no neighbourhoods, which no approximate index searches well."""
     marker = folder / ".complete"
     if marker.exists():
         return folder
@@ -209,21 +212,35 @@ def synthetic_corpus(folder: Path, chunks: int) -> Path:
     folder.mkdir(parents=True)
     rng = random.Random(SEED)
     words = vocabulary()
-    weights = [1 / (rank + 1) for rank in range(len(words))]  # Zipf-like, as in real text
+    weights = [1 / (rank + 1) for rank in range(len(words))]
     documents = max(1, chunks // PARAGRAPHS_PER_DOCUMENT)
+    topics = [rng.sample(words[200:], 40) for _ in range(max(1, chunks // 20))] if topical else []
     for number in range(documents):
         sub = folder / f"part-{number // 1000:03d}"
         sub.mkdir(exist_ok=True)
         lines = [f"# Document {number}"]
-        drawn = rng.choices(words, weights, k=PARAGRAPH_WORDS * PARAGRAPHS_PER_DOCUMENT)
-        for paragraph in range(PARAGRAPHS_PER_DOCUMENT):
-            if paragraph % 3 == 0:
-                lines.append(f"## Section {paragraph // 3}")
-            part = drawn[paragraph * PARAGRAPH_WORDS : (paragraph + 1) * PARAGRAPH_WORDS]
-            lines.append(" ".join(part) + ".")
+        if topical:
+            lines += topical_paragraphs(rng, topics[rng.randrange(len(topics))], words, weights)
+        else:
+            drawn = rng.choices(words, weights, k=PARAGRAPH_WORDS * PARAGRAPHS_PER_DOCUMENT)
+            for paragraph in range(PARAGRAPHS_PER_DOCUMENT):
+                if paragraph % 3 == 0:
+                    lines.append(f"## Section {paragraph // 3}")
+                part = drawn[paragraph * PARAGRAPH_WORDS : (paragraph + 1) * PARAGRAPH_WORDS]
+                lines.append(" ".join(part) + ".")
         (sub / f"doc-{number:06d}.md").write_text("\n\n".join(lines) + "\n")
     marker.write_text("")
     return folder
+
+
+def topical_paragraphs(rng: random.Random, topic: list, words: list, weights: list) -> list[str]:
+    own = int(0.6 * PARAGRAPH_WORDS)
+    paragraphs = []
+    for _ in range(PARAGRAPHS_PER_DOCUMENT):
+        drawn = rng.choices(topic, k=own) + rng.choices(words, weights, k=PARAGRAPH_WORDS - own)
+        rng.shuffle(drawn)
+        paragraphs.append(" ".join(drawn) + ".")
+    return paragraphs
 
 
 def topic_corpus(folder: Path) -> Path:

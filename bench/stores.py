@@ -9,50 +9,18 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import time
 from pathlib import Path
 
 from common import CACHE, free_port, model_env, render, row, run, server, venv_for, wrk
 from postgres_server import PostgresServer
-from retrieval import PARAGRAPH_WORDS, PARAGRAPHS_PER_DOCUMENT, SEED, vocabulary
+from retrieval import SEED, synthetic_corpus
 from startup import default_space
 
 HERE = Path(__file__).resolve().parent
 SIZES = (10_000, 100_000)
 QUERY = "q=function+argument+default&k=5"
 RECALL_QUERIES = 200
-
-
-def topical_corpus(folder: Path, chunks: int) -> Path:
-    """Documents on topics, as real ones are: each document draws 60% of its words from its
-    topic's 40 words (about 20 chunks share a topic), the rest from the whole vocabulary with a
-    Zipf-like law. The uniform corpus of bench/scale.py has no neighbourhoods at all, which no
-    approximate index can search well (bench/README.md)."""
-    marker = folder / ".complete"
-    if marker.exists():
-        return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    rng = random.Random(SEED)
-    words = vocabulary()
-    weights = [1 / (rank + 1) for rank in range(len(words))]
-    documents = max(1, chunks // PARAGRAPHS_PER_DOCUMENT)
-    topics = [rng.sample(words[200:], 40) for _ in range(max(1, chunks // 20))]
-    for number in range(documents):
-        sub = folder / f"part-{number // 1000:03d}"
-        sub.mkdir(exist_ok=True)
-        topic = topics[rng.randrange(len(topics))]
-        lines = [f"# Document {number}"]
-        for _ in range(PARAGRAPHS_PER_DOCUMENT):
-            own = int(0.6 * PARAGRAPH_WORDS)
-            drawn = rng.choices(topic, k=own)
-            drawn += rng.choices(words, weights, k=PARAGRAPH_WORDS - own)
-            rng.shuffle(drawn)
-            lines.append(" ".join(drawn) + ".")
-        (sub / f"doc-{number:06d}.md").write_text("\n\n".join(lines) + "\n")
-    marker.write_text("")
-    return folder
 
 
 def queries(data: Path) -> list[str]:
@@ -92,7 +60,7 @@ def measure() -> list[dict]:
     try:
         for chunks in SIZES:
             size = f"{chunks // 1000}k"
-            data = topical_corpus(CACHE / f"topical-{chunks}", chunks)
+            data = synthetic_corpus(CACHE / f"topical-{chunks}", chunks, topical=True)
             common = {**os.environ, **model_env(), "DATA_DIR": str(data), "LOG_LEVEL": "warning"}
             faiss_env = {**common, "INDEX_DIR": str(CACHE / f"index-topical-{chunks}")}
             pg_env = {**common, "DATABASE_URL": postgres.url(), "DATABASE_SCHEMA": f"bench_{size}"}
