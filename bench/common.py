@@ -124,9 +124,14 @@ def rss_mb(pid: int) -> float:
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
 
-def wrk(url: str, connections: int = 32, seconds: int = 10, threads: int = 2) -> dict:
-    """Requests/s and latency percentiles (ms) from wrk, on loopback only."""
-    out = run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]).stdout
+def wrk(
+    url: str, connections: int = 32, seconds: int = 10, threads: int = 2, script: Path | None = None
+) -> dict:
+    """Requests/s and latency percentiles (ms) from wrk, on loopback only; script: a Lua file
+    that sets the request (a POST, say)."""
+    options = ["-s", str(script)] if script else []
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", *options]
+    out = run([*command, url]).stdout
     units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
     def latency(pct: str) -> float:

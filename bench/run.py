@@ -17,6 +17,7 @@ from pathlib import Path
 
 import answers
 import image
+import mcp_tools
 import render
 import scale
 import startup
@@ -69,6 +70,7 @@ def main() -> int:
         ("start-up", startup),
         ("scale", scale),
         ("stores", stores),
+        ("mcp", mcp_tools),
         ("image", image),
         ("answers", answers),
     ]:

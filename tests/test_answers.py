@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import connections_to, free_port, running_app, wait_until
+from mcp_client import call_tool
 from model_server import ChatServer
 
 pytestmark = pytest.mark.slow
@@ -126,6 +127,21 @@ def test_the_same_question_gets_the_same_answer(app):
     first, second = ask(app), ask(app)
     assert text_of(first) == text_of(second)
     assert first[0] == second[0]  # the same passages, in the same order
+
+
+def test_the_mcp_answer_tool_gives_the_same_answer_with_its_citations(app):
+    """An AI assistant's call of the `answer` tool over /mcp, with the official client."""
+
+    result = call_tool(app + "/mcp", "answer", {"question": QUESTION})
+    assert not result.is_error, result.content
+    streamed = ask(app)
+    data = result.structured_content
+    assert data["answer"] == text_of(streamed) and data["answer"].strip()
+    assert data["passages"] == streamed[0][1]["passages"]
+    assert data["finish_reason"] == "length"
+    text = result.content[0].text
+    assert text.startswith(data["answer"])
+    assert "Passages cited:\n\n[1] " in text and data["passages"][0]["text"] in text
 
 
 def test_a_document_that_gives_orders_is_passed_on_as_data(app):

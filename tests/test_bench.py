@@ -3,6 +3,7 @@ no timing): interleaved medians, wrk's output as the bench reads it, the same-sh
 compares Copier's cost with, and the collector pace it gives the bare app."""
 
 import http.server
+import json
 import shutil
 import sys
 import threading
@@ -15,6 +16,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
 
 import common  # noqa: E402
+import mcp_tools  # noqa: E402
 import render as render_bench  # noqa: E402 (not `render`: that is the conftest fixture)
 
 
@@ -31,6 +33,13 @@ def test_medians_interleave_the_measures_and_give_each_its_median() -> None:
 
 
 class _Hello(http.server.BaseHTTPRequestHandler):
+    posted: list[tuple[dict, bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.posted.append((dict(self.headers), body))
+        self.do_GET()
+
     def do_GET(self) -> None:
         body = b"ok" if self.path == "/ok" else b"no"
         self.send_response(200 if self.path == "/ok" else 404)
@@ -82,3 +91,19 @@ def test_the_same_shape_template_renders_our_files_empty_and_as_many_questions(
     assert sum(not name.startswith("_") for name in answers) == questions
     filled = [path for path in _files(copied) if (copied / path).stat().st_size]
     assert filled == [Path(render_bench.ANSWERS)]
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="no wrk here (apt-get install wrk)")
+def test_the_mcp_rows_tool_call_is_the_post_an_mcp_client_sends(loopback_server, tmp_path) -> None:
+    script = tmp_path / "call.lua"
+    script.write_text(mcp_tools.tool_call_script())
+    common.wrk(f"{loopback_server}/ok", connections=1, seconds=1, threads=1, script=script)
+    headers, body = _Hello.posted[-1]
+    assert json.loads(body) == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "search", "arguments": {"query": mcp_tools.QUERY, "k": mcp_tools.K}},
+    }
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Accept"] == "application/json, text/event-stream"

@@ -22,6 +22,7 @@ import container
 import httpx
 import pytest
 from conftest import DEFAULT_PYTHON, PYTHON_VERSIONS, python_for
+from mcp_client import call_tool
 
 pytestmark = pytest.mark.slow
 
@@ -191,6 +192,9 @@ def test_the_container_serves_the_space_as_hugging_face_runs_it(
             assert re.search(f"WARNING .*{model}.*lexical", box.logs()), box.logs()[-3000:]
             found = httpx.get(box.url("/api/search"), params={"q": "docker", "k": 3}).json()
             assert found["results"], found
+            # An AI assistant's search, over MCP through the published port: the same passages.
+            tool = call_tool(box.url("/mcp"), "search", {"query": "docker", "k": 3})
+            assert tool.structured_content["results"] == found["results"], tool.content
         else:
             assert httpx.get(box.url("/api/search"), params={"q": "docker"}).status_code == 404
 

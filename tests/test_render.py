@@ -43,6 +43,8 @@ FAISS_ONLY = [
     "app/routes/search.py",
     "app/embedding.py",
     "app/corpus.py",
+    "app/mcp_server.py",
+    "tests/test_mcp.py",
     "data",
 ]
 # Where the index lives: each store's module and tests.

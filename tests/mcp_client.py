@@ -1,0 +1,24 @@
+"""A tool call as an AI assistant makes it: the official `mcp` client over streamable HTTP, one
+session per call (the template's tests and the benchmarks use it)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import CallToolResult
+
+
+async def call_tool_async(url: str, name: str, arguments: dict) -> CallToolResult:
+    """Initialise a session with the MCP server at url (its /mcp) and call one tool."""
+    async with (
+        streamable_http_client(url) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        return await session.call_tool(name, arguments)
+
+
+def call_tool(url: str, name: str, arguments: dict) -> CallToolResult:
+    return asyncio.run(call_tool_async(url, name, arguments))
