@@ -312,6 +312,19 @@ def test_a_read_only_root_file_system_still_serves(images):
         assert re.search(r"WARNING .*index", logs) and "/tmp/" in logs, logs[-3000:]
 
 
+def test_with_no_writable_folder_at_all_the_index_is_kept_in_memory(images):
+    # --read-only without the tmpfs podman adds by default (docker adds none): nothing to write.
+    image = images(DEFAULT_PYTHON, True)
+    read_only = ["--read-only", *(["--read-only-tmpfs=false"] if ENGINE == "podman" else [])]
+    with started(image, publish=app_port(image), extra=read_only) as box:
+        wait_until_serving(box)
+        found = httpx.get(box.url("/api/search"), params={"q": "docker"}).json()
+        assert found["results"], found
+        logs = box.logs()
+        assert "No folder can take the index: it is kept in memory" in logs, logs[-3000:]
+        assert "Traceback" not in logs, logs[-3000:]
+
+
 def test_an_index_on_a_mounted_bucket_is_reused_even_where_the_app_cannot_write(images, tmp_path):
     # A Storage Bucket mounted at /data keeps the index across restarts (INDEX_DIR=/data/index).
     image = images(DEFAULT_PYTHON, True)
