@@ -11,7 +11,10 @@ the build and the run stay real:
 - that minor version's CPython from pyenv at /usr/local, trimmed as the official image is: no
   test directories, no .pyc, no static libpython, site-packages with pip only, `#!` lines and
   build paths pointing at /usr/local;
-- `ldconfig`, PATH and LANG as the official image sets them, `CMD ["python3"]`.
+- `ldconfig`, PATH and LANG as the official image sets them, `CMD ["python3"]`;
+- this machine's CA bundle as the system one: its route to PyPI presents a certificate of its
+  own CA, which Debian's bundle lacks (pip trusts it through the certifi it vendors; uv, told
+  by the Dockerfile to use the system's store, through this), as a company's base image would.
 The version's patch release is pyenv's, not the official image's newest.
 """
 
@@ -26,6 +29,7 @@ import threading
 from pathlib import Path
 
 MIRROR = "http://deb.debian.org/debian"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # CPython's shared libraries' packages on trixie (the official image's `ldd` scan finds these).
 RUNTIME_PACKAGES = [
     "ca-certificates", "netbase", "tzdata", "libssl3t64", "libffi8", "libsqlite3-0", "zlib1g",
@@ -43,6 +47,7 @@ DEBIAN_LOCK = threading.Lock()  # the versions' stand-ins may be made at once; D
 CONTAINERFILE = f"""\
 FROM {DEBIAN_TAG}
 COPY python/ /usr/local/
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 # Every shared object of CPython must resolve (tkinter aside, which the slim image lacks too).
 RUN ldconfig \\
     && ! find /usr/local -name '*.so*' -not -name '*tkinter*' -exec ldd {{}} + | grep 'not found' \\
@@ -70,6 +75,7 @@ def ensure(engine, version: str, prefix: Path, log=print) -> str:
     with tempfile.TemporaryDirectory(prefix="hfst-base-") as tmp:
         context = Path(tmp)
         _copy_cpython(prefix, context / "python", version)
+        shutil.copy(HOST_CA_BUNDLE, context / "ca-certificates.crt")
         (context / "Containerfile").write_text(CONTAINERFILE)
         log(f"stand-in {name}: CPython from {prefix}")
         engine("build", "--network", "none", "-t", name, "-f", context / "Containerfile", context)

@@ -216,7 +216,9 @@ def test_the_dockerfile_keeps_the_container_contract(render):
     for setting in ("HOME=/home/user", "PYTHONUNBUFFERED=1", "HF_HOME=/home/user/.cache"):
         assert setting in dockerfile
     assert "PATH=/home/user/.local/bin:$PATH" in dockerfile
-    assert "pip install --prefix=/install --no-cache-dir --root-user-action=ignore" in dockerfile
+    # uv installs into the prefix the runtime copies, compiled as pip would have (no .pyc later).
+    assert "uv pip install --prefix=/install --python=/usr/local/bin/python" in dockerfile
+    assert "UV_COMPILE_BYTECODE=1" in dockerfile and "pip install --no-cache-dir" in dockerfile
     assert "COPY --from=builder /install /usr/local" in dockerfile
     assert 'ENV CMD_EXEC="python start_with_index.py"' in dockerfile
 

@@ -71,7 +71,7 @@ def test_every_hook_package_pin_is_one_renovates_pre_commit_manager_extracts(pro
         assert ".pre-commit-config.yaml" not in matched(custom["managerFilePatterns"], project)
 
 
-def test_the_regex_manager_captures_every_pin_a_workflow_installs(render):
+def test_the_regex_manager_captures_every_pin_a_workflow_or_the_dockerfile_installs(render):
     project = render(github_actions=True)
     (custom,) = config(project)["customManagers"]
     assert custom["customType"] == "regex" and custom["datasourceTemplate"] == "pypi"
@@ -80,6 +80,7 @@ def test_the_regex_manager_captures_every_pin_a_workflow_installs(render):
         ".github/workflows/ci.yml",
         ".github/workflows/sync-to-hub.yml",
         ".github/workflows/update-template.yml",
+        "Dockerfile",
     }
     for name in files:
         text = (project / name).read_text()
@@ -91,6 +92,7 @@ def test_the_regex_manager_captures_every_pin_a_workflow_installs(render):
         assert captured == PIN.findall(text), name
     sync = (project / ".github/workflows/sync-to-hub.yml").read_text()
     assert PIN.findall(sync) == ["huggingface_hub==2.4.0"]
+    assert PIN.findall((project / "Dockerfile").read_text()) == ["uv==0.13.9"]
 
 
 def test_the_dockerfile_base_is_one_renovate_resolves(render):
