@@ -314,6 +314,16 @@ def test_a_read_only_root_file_system_still_serves(images):
         assert re.search(r"WARNING .*index", logs) and "/tmp/" in logs, logs[-3000:]
 
 
+def test_a_bad_space_variable_stops_the_container_with_one_line_per_setting(images):
+    image = images(DEFAULT_PYTHON, True)
+    with started(image, env={"RETRIEVAL": "fuzzy", "CHUNK_SIZE": "many"}) as box:
+        assert box.wait(60) == 2, box.logs()
+        logs = box.logs()
+    assert "RETRIEVAL: Input should be 'lexical', 'semantic' or 'hybrid'" in logs, logs
+    assert "CHUNK_SIZE: Input should be a valid integer" in logs, logs
+    assert "Traceback" not in logs, logs
+
+
 def test_with_no_writable_folder_at_all_the_index_is_kept_in_memory(images):
     # --read-only without the tmpfs podman adds by default (docker adds none): nothing to write.
     image = images(DEFAULT_PYTHON, True)
