@@ -4,6 +4,7 @@ session per call (the template's tests and the benchmarks use it)."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -21,4 +22,7 @@ async def call_tool_async(url: str, name: str, arguments: dict) -> CallToolResul
 
 
 def call_tool(url: str, name: str, arguments: dict) -> CallToolResult:
-    return asyncio.run(call_tool_async(url, name, arguments))
+    # A thread of its own: in a pytest worker that has run the browser tests, Playwright's sync
+    # API keeps an event loop running in the main thread, and asyncio.run refuses to nest.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, call_tool_async(url, name, arguments)).result()
