@@ -2,6 +2,7 @@
 #   make demo   render the template with its defaults and run the app on http://localhost:7860
 #   make test   run the template's whole test suite
 #   make lint   ruff on the template's own Python (tests, hooks)
+#   make locks  refresh the hashed requirements locks after a requirements change
 #   make bench  benchmarks: prints tables, writes bench/results/*.json
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ DEMO   := build/demo
 RETRIEVAL := build/bench/retrieval
 DENSE := build/dense
 
-.PHONY: demo test lint bench bench-retrieval clean
+.PHONY: demo test lint locks bench bench-retrieval clean
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +32,15 @@ test: $(BIN)/.installed
 	@mkdir -p build; start=$$(date +%s); status=0; $(BIN)/python -m pytest || status=$$?; \
 	echo "$$(( $$(date +%s) - start )) exit=$$status" > build/test-seconds; exit $$status
 
+# The hashed requirements.lock of each set of requirements (locks/lock_sets.py): run after editing
+# template/requirements.txt.jinja. Versions that still fit stay as they are. uv trusts the
+# system's CA store, as pip does.
+locks: $(BIN)/.installed
+	UV_SYSTEM_CERTS=1 $(BIN)/python locks/lock_sets.py
+
 lint: $(BIN)/.installed
-	$(BIN)/ruff check tests hooks bench
-	$(BIN)/ruff format --check tests hooks bench
+	$(BIN)/ruff check tests hooks bench locks
+	$(BIN)/ruff format --check tests hooks bench locks
 
 # Everything in one run: render, start-up, build, search under load, memory, image builds.
 # wrk (Debian) generates the HTTP load on loopback; podman builds the images (as in .ci/run).

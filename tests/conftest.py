@@ -153,6 +153,9 @@ def clean_env(**extra: str) -> dict:
     env["PATH"] = os.pathsep.join(
         p for p in env.get("PATH", "").split(os.pathsep) if Path(p) != TOOLS
     )
+    # uv (the rendered lock hook) trusts the system's CA store, as pip does: this machine's
+    # route to PyPI presents a certificate of its own CA.
+    env["UV_SYSTEM_CERTS"] = "1"
     env.update(extra)
     return env
 

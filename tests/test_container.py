@@ -429,6 +429,44 @@ def test_a_model_folder_in_the_repository_is_copied_into_the_image(
         assert httpx.get(box.url("/api/search"), params={"q": "docker"}).json()["results"]
 
 
+# ---- the build installs exactly what requirements.lock pins ------------------------------------
+
+
+def lock_context(images, render, context: Path) -> Path:
+    images(DEFAULT_PYTHON, False)  # the stand-in base and the uv layer, built already
+    shutil.copytree(render(use_faiss=False), context)
+    return context
+
+
+def build_error(engine, context: Path) -> str:
+    with pytest.raises(container.EngineError) as failed:
+        engine.build(context)
+    return str(failed.value)
+
+
+def test_a_file_that_matches_none_of_its_locked_hashes_fails_the_build(
+    engine, images, render, tmp_path
+):
+    context = lock_context(images, render, tmp_path / "swapped")
+    lock = context / "requirements.lock"
+    # Every file of uvicorn "swapped" for another: none has a hash that the lock lists.
+    block = re.search(r"^uvicorn==.*?(?=^\S|\Z)", lock.read_text(), re.M | re.S).group()
+    other = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, block)
+    lock.write_text(lock.read_text().replace(block, other))
+    error = build_error(engine, context)
+    assert "Hash mismatch for `uvicorn==" in error, error
+
+
+def test_a_requirement_the_lock_lacks_fails_the_build_with_its_name(
+    engine, images, render, tmp_path
+):
+    context = lock_context(images, render, tmp_path / "stale")
+    with (context / "requirements.txt").open("a") as requirements:
+        requirements.write("six==1.17.0\n")
+    error = build_error(engine, context)
+    assert "all requirements must have a hash, but none were provided for: six==1.17.0" in error
+
+
 # ---- what a Space's Variables and answers can change ------------------------------------------
 
 

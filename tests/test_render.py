@@ -121,6 +121,8 @@ def test_files_are_present_or_absent_as_the_answers_say(combo):
     assert ("faiss-cpu==" in requirements) == (store == "faiss")
     assert ("psycopg[binary]==" in requirements) == (store == "postgres")
     assert ("openai==" in requirements) == answer_step
+    # The hashed lock: every set of requirements has one but torch's (PyTorch's own index).
+    assert (project / "requirements.lock").exists() == ("torch==" not in requirements)
     if not answers["use_faiss"]:
         for path in project.rglob("*.py"):
             assert "faiss" not in path.read_text().lower(), path

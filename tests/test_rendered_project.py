@@ -49,6 +49,7 @@ def test_pre_commit_passes_in_the_rendered_repo(
     proc = run([TOOLS / "pre-commit", "run", "--all-files", "--color", "never"], cwd=work, env=env)
     for hook in ("hadolint", "ruff check", "no merge conflict markers"):
         assert hook in proc.stdout
+    assert "requirements.lock matches requirements.txt" in proc.stdout  # uv, against PyPI
     # Nothing was rewritten by a fixer: the rendered files were already clean.
     assert run(["git", "diff", "--name-only"], cwd=work, env=env).stdout == ""
 

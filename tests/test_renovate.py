@@ -49,7 +49,13 @@ def test_each_manager_matches_exactly_the_files_with_its_pins(project):
         "dockerfile": {"Dockerfile"},
         "github-actions": workflows,
     }
-    for manager in MANAGERS:
+    if (project / "requirements.lock").exists():
+        # pip-compile updates requirements.txt, the lock's source, and the lock together; its
+        # documentation asks that pip_requirements leave the source alone.
+        expected["pip_requirements"] = {"requirements-dev.txt"}
+        expected["pip-compile"] = {"requirements.lock"}
+    assert set(MANAGERS) | {"pip-compile"} >= set(expected)
+    for manager in expected:
         assert matched(renovate[manager]["managerFilePatterns"], project) == expected[manager]
     assert renovate["pre-commit"]["enabled"] is True, "Renovate leaves pre-commit off by default"
 
@@ -69,6 +75,25 @@ def test_every_hook_package_pin_is_one_renovates_pre_commit_manager_extracts(pro
     assert sorted(deps) == sorted(PIN.findall(text)), "every pin in the file is a hook's"
     for custom in config(project).get("customManagers", []):
         assert ".pre-commit-config.yaml" not in matched(custom["managerFilePatterns"], project)
+
+
+# Renovate's pip-compile manager (lib/modules/manager/pip-compile/common.ts) reads the command
+# back from the lock's header; it refuses an option it does not know for uv, and one that takes
+# a value without "=".
+UV_OPTIONS = {"--universal", "--generate-hashes", "--no-strip-extras", "--emit-index-url"}
+UV_OPTIONS_WITH_VALUES = {"--python-version", "--output-file", "--extra", "--constraint"}
+
+
+def test_the_locks_header_is_a_command_renovates_pip_compile_manager_reads(render):
+    lock = (render() / "requirements.lock").read_text()
+    command = lock.splitlines()[1].removeprefix("#    ").split()
+    assert command[:3] == ["uv", "pip", "compile"]
+    sources = [arg for arg in command[3:] if not arg.startswith("-")]
+    options = dict(arg.partition("=")[::2] for arg in command[3:] if arg.startswith("-"))
+    assert sources == ["requirements.txt"]
+    assert options.pop("--output-file") == "requirements.lock"
+    assert {o for o, v in options.items() if v} <= UV_OPTIONS_WITH_VALUES
+    assert {o for o, v in options.items() if not v} <= UV_OPTIONS
 
 
 def test_the_regex_manager_captures_every_pin_a_workflow_or_the_dockerfile_installs(render):

@@ -1,7 +1,7 @@
 """`copier update` keeps a user's Space current without losing their work.
 
 Each test works in a throwaway git repo made from this checkout's template (copier.yml,
-template/, hooks/) with throwaway tags; the real repository's tags are never touched.
+template/, hooks/, locks/) with throwaway tags; the real repository's tags are never touched.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class TemplateRepo:
         self.path = path
         path.mkdir()
         shutil.copy2(TEMPLATE / "copier.yml", path)
-        for folder in ("template", "hooks"):
+        for folder in ("template", "hooks", "locks"):
             shutil.copytree(
                 TEMPLATE / folder, path / folder, ignore=shutil.ignore_patterns("__pycache__")
             )
