@@ -36,17 +36,23 @@ SETS = {"base": {"use_faiss": False}} | {
 }
 
 
+def relock(project: Path, env: dict | None = None) -> None:
+    """Run the lock command in a rendered project: its requirements.lock, refreshed."""
+    subprocess.run([UV, *COMMAND.split()[1:], "--quiet"], cwd=project, env=env, check=True)
+
+
 def lock(name: str, answers: dict) -> None:
+    kept = LOCKS / f"{name}.txt"
+    if not kept.exists():  # a new set: rendered with an empty lock
+        kept.write_text("")
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
-        if not (LOCKS / f"{name}.txt").exists():  # a new set: rendered with an empty lock
-            (LOCKS / f"{name}.txt").write_text("")
         copier.run_copy(
             str(TEMPLATE), project, data=answers, defaults=True, vcs_ref="HEAD", quiet=True
         )
         assert (project / "requirements.lock").exists(), f"{name} renders no requirements.lock"
-        subprocess.run([UV, *COMMAND.split()[1:], "--quiet"], cwd=project, check=True)
-        (LOCKS / f"{name}.txt").write_text((project / "requirements.lock").read_text())
+        relock(project)
+        kept.write_text((project / "requirements.lock").read_text())
 
 
 def main(names: list[str]) -> None:
