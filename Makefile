@@ -51,11 +51,14 @@ bench: $(BIN)/.installed bench-retrieval
 	cd bench && ../$(BIN)/python run.py
 
 # The search index of a default render, in each retrieval mode (lexical; semantic and hybrid with
-# a model2vec model distilled here, as the Hub's potion models cannot be fetched): build time,
-# memory and search latency at 1k, 10k and 100k chunks, and recall@5 and MRR@10 on CPython's
-# pydoc_data.topics, also with all-MiniLM-L6-v2 (sentence-transformers, the PyPI-packaged copy). Renders this checkout and installs the rendered requirements into its own
-# venv each time (pip skips what is there).
-bench-retrieval: $(BIN)/.installed $(DENSE)/model/config.json
+# a model2vec model): build time, memory and search latency at SIZES chunks, and recall@5 and
+# MRR@10 on CPython's pydoc_data.topics, also with all-MiniLM-L6-v2 (sentence-transformers, the
+# PyPI-packaged copy). Renders this checkout and installs the rendered requirements into its own
+# venv each time (pip skips what is there). MODEL is a model2vec folder or Hub id; by default the
+# one distilled here, as the Hub's potion models cannot be fetched on this project's machines.
+MODEL ?=
+SIZES ?= 1000,10000,100000
+bench-retrieval: $(BIN)/.installed $(if $(MODEL),,$(DENSE)/model/config.json)
 	rm -rf $(RETRIEVAL)/project
 	$(BIN)/copier copy --quiet --defaults --vcs-ref HEAD . $(RETRIEVAL)/project
 	test -x $(RETRIEVAL)/venv/bin/python || $(PYTHON) -m venv $(RETRIEVAL)/venv
@@ -64,7 +67,7 @@ bench-retrieval: $(BIN)/.installed $(DENSE)/model/config.json
 		sentence-transformers==6.2.0 torch==2.13.0+cpu \
 		--extra-index-url https://download.pytorch.org/whl/cpu
 	$(RETRIEVAL)/venv/bin/python bench/retrieval.py --project $(RETRIEVAL)/project \
-		--work $(RETRIEVAL)/work --model $(DENSE)/model
+		--work $(RETRIEVAL)/work --model $(or $(MODEL),$(DENSE)/model) --sizes $(SIZES)
 
 # The benchmarks' model2vec model, distilled offline from a PyPI-packaged all-MiniLM-L6-v2 in a
 # venv of its own (torch, transformers: bench/dense/requirements-distill.txt), on Python 3.11.

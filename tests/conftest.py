@@ -16,6 +16,7 @@ from pathlib import Path
 
 import model_server
 import pytest
+import yaml
 from serving import free_port, serving
 
 TEMPLATE = Path(__file__).resolve().parents[1]
@@ -339,3 +340,14 @@ def chat_server(torch_venv, tmp_path_factory) -> Iterator[model_server.ChatServe
     server.start()
     yield server
     server.stop()
+
+
+def front_matter(project: Path) -> dict:
+    """The YAML block that opens a rendered README.md: the Space's card."""
+    text = (project / "README.md").read_text(encoding="utf-8")
+    assert text.startswith("---\n"), "README.md must open with the Hugging Face YAML block"
+    block, sep, _ = text[4:].partition("\n---\n")
+    assert sep, "the YAML block must be closed by a '---' line"
+    meta = yaml.safe_load(block)
+    assert isinstance(meta, dict)
+    return meta

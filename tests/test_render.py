@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import MATRIX, matrix_id
+from conftest import MATRIX, front_matter, matrix_id
 
 JINJA_LEFT = re.compile(r"(?<!\$)\{\{|\{%|%\}|(?<!\$)\{#")  # (not ${{ }} of GitHub, ${#x} of bash)
 ALWAYS = [
@@ -68,12 +68,6 @@ WORKFLOWS = [
 
 def files(project: Path) -> list[Path]:
     return [p for p in project.rglob("*") if p.is_file() and ".git" not in p.parts]
-
-
-def front_matter(project: Path) -> dict:
-    text = (project / "README.md").read_text()
-    assert text.startswith("---\n"), "README.md must open with Hugging Face front matter"
-    return yaml.safe_load(text.split("---\n")[1])
 
 
 @pytest.fixture(params=MATRIX, ids=matrix_id)

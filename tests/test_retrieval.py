@@ -11,7 +11,15 @@ import shutil
 import copier
 import pytest
 import yaml
-from conftest import TEMPLATE, TORCH_PYTHON, clean_env, make_venv, python_for, run
+from conftest import (
+    TEMPLATE,
+    TORCH_PYTHON,
+    clean_env,
+    front_matter,
+    make_venv,
+    python_for,
+    run,
+)
 
 # (retrieval, embedder) pairs; lexical needs no model.
 SEARCHES = [
@@ -41,10 +49,6 @@ def copy(tmp_path, **data):
 def requirement_lines(project) -> list[str]:
     text = (project / "requirements.txt").read_text()
     return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
-
-
-def front_matter(project) -> dict:
-    return yaml.safe_load((project / "README.md").read_text().split("---\n")[1])
 
 
 # ---- Questions ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import MATRIX, matrix_id
+from conftest import MATRIX, front_matter, matrix_id
 
 HF_COLORS = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
 HF_SDKS = {"gradio", "streamlit", "docker", "static"}
@@ -71,16 +71,6 @@ def is_single_emoji(text: str) -> bool:
         if not all(_in(EMOJI_MODIFIERS, c) for c in rest):
             return False
     return True
-
-
-def front_matter(project) -> dict:
-    text = (project / "README.md").read_text(encoding="utf-8")
-    assert text.startswith("---\n"), "README.md must open with the Hugging Face YAML block"
-    block, sep, _ = text[4:].partition("\n---\n")
-    assert sep, "the YAML block must be closed by a '---' line"
-    meta = yaml.safe_load(block)
-    assert isinstance(meta, dict)
-    return meta
 
 
 def check_space_card(meta: dict) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEMPLATE, TOOLS, run
+from conftest import TEMPLATE, TOOLS, front_matter, run
 
 # Every answer that changes what the workflows say.
 WORKFLOW_ANSWERS = [
@@ -200,3 +200,63 @@ def test_the_pinned_hf_cli_accepts_the_sync_command_lines(render, tmp_path):
         assert proc.returncode == 1, proc.stdout + proc.stderr  # 2 is a usage error
         assert "Connection refused" in proc.stderr, proc.stderr
         assert TOKEN not in proc.stdout + proc.stderr
+
+
+# ---- The template's own retrieval jobs, where the Hub answers -------------------------------
+
+
+def test_the_potion_recall_jobs_measure_the_default_model_and_summarise_its_tables(
+    render, tmp_path
+):
+    """The matrix holds the model a default render preloads; the step runs the retrieval bench
+    with it (make's dry run shows the Hub id reaching bench/retrieval.py, and no distillation)
+    and puts its tables, fenced, in the job's summary; a failed bench fails the step."""
+    workflow = yaml.safe_load((TEMPLATE / ".github/workflows/template-ci.yml").read_text())
+    job = workflow["jobs"]["potion-recall"]
+    model = front_matter(render())["preload_from_hub"][0].split()[0]
+    assert model in job["strategy"]["matrix"]["model"]
+    (step,) = [s for s in job["steps"] if "run" in s]
+    assert step["env"]["MODEL"] == "${{ matrix.model }}"
+
+    dry = run(["make", "-n", "-C", TEMPLATE, "bench-retrieval", f"MODEL={model}", "SIZES=10"])
+    assert f"--model {model} --sizes 10" in dry.stdout
+    assert "make_model.py" not in dry.stdout
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    make = bin_dir / "make"
+    summary = tmp_path / "summary.md"
+    for status in (0, 1):
+        make.write_text(
+            "#!/bin/bash\n"
+            f'echo "$*" > "{tmp_path}/args"\n'
+            "echo 'copier copy --quiet ...'\n"
+            "echo 'Retrieval benchmark (2 CPUs, Python 3.11.9)'\n"
+            "echo '  chunks  search'\n"
+            f"exit {status}\n"
+        )
+        make.chmod(0o755)
+        proc = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=tmp_path,
+            env={
+                **os.environ,
+                "PATH": f"{bin_dir}:{os.environ['PATH']}",
+                "MODEL": model,
+                "GITHUB_STEP_SUMMARY": str(summary),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert (tmp_path / "args").read_text().split() == [
+            "bench-retrieval", f"MODEL={model}", "SIZES=1000,10000"
+        ]  # fmt: skip
+        if status:
+            assert proc.returncode != 0
+        else:
+            assert proc.returncode == 0, proc.stderr
+            assert summary.read_text() == (
+                "```\nRetrieval benchmark (2 CPUs, Python 3.11.9)\n  chunks  search\n```\n"
+            )
