@@ -132,13 +132,18 @@ VALIDATOR = os.environ.get("RENOVATE_CONFIG_VALIDATOR") or shutil.which("renovat
 
 @pytest.mark.skipif(
     not VALIDATOR,
-    reason="renovate-config-validator not found (npm install renovate; set "
+    reason="renovate-config-validator not found (.ci/run installs it; set "
     "RENOVATE_CONFIG_VALIDATOR to its path)",
 )
-def test_renovates_own_validator_accepts_the_config(render):
+@pytest.mark.parametrize("answers", [{}, {"embedder": "sentence-transformers"}])  # locked or not
+def test_renovates_own_validator_accepts_the_config(render, answers):
+    """--strict: an unknown or a deprecated option fails too. Run as npx runs a package's bin:
+    its node_modules/.bin first on PATH, where .ci/run puts the Node.js it needs."""
+    bin_dir = Path(VALIDATOR).parent
     proc = subprocess.run(
         [VALIDATOR, "--strict"],
-        cwd=render(),
+        cwd=render(**answers),
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
         capture_output=True,
         text=True,
         timeout=300,
