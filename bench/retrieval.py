@@ -85,13 +85,19 @@ def _settings(
     )
 
 
-def child_build(*where: str) -> dict:
+def _built(*where: str):
+    """A fresh build of the index; it stops if hybrid fell back to lexical (no model)."""
     from app.index import ensure_index
 
-    started = time.perf_counter()
     search_index = ensure_index(_settings(*where), force=True)
     if search_index.retrieval != where[2]:
         raise SystemExit(f"asked for {where[2]}, got {search_index.retrieval}")
+    return search_index
+
+
+def child_build(*where: str) -> dict:
+    started = time.perf_counter()
+    search_index = _built(*where)
     seconds = time.perf_counter() - started
     folder = search_index.store.place
     return {
@@ -136,13 +142,10 @@ def child_recall(*where: str, queries: list[dict]) -> dict:
 
     import faiss
     from app.embedding import HashingEmbedder
-    from app.index import ensure_index
 
     started = time.perf_counter()
-    search_index = ensure_index(_settings(*where), force=True)
+    search_index = _built(*where)
     build_s = time.perf_counter() - started
-    if search_index.retrieval != where[2]:  # hybrid without its model serves lexically
-        raise SystemExit(f"asked for {where[2]}, got {search_index.retrieval}")
     searched = {"": search_index}
     if search_index.retrieval == "lexical":
         # The same passages, embedded without IDF (every bucket weighs 1), searched by the
